@@ -1,0 +1,204 @@
+"""The one error envelope (CONTRACT §9): ``{"error", "code", "details"}`` for every 4xx and 5xx.
+
+Domain code raises ``PixellError`` subclasses (each app's ``errors.py`` defines its own on top of
+these); DRF's exceptions and Django's 404/405/500 are mapped here. Only bugs become 500s, and a 500
+never shows a traceback.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class PixellError(Exception):
+    status_code = 400
+    code = "VALIDATION_ERROR"
+    default_message = "Invalid request"
+
+    def __init__(self, message: str | None = None, *, details=None, extra: dict | None = None):
+        self.message = message or self.default_message
+        self.details = details
+        # Extra top-level keys some seed responses carry (402's required/available).
+        self.extra = extra or {}
+        super().__init__(self.message)
+
+
+class ValidationError(PixellError):
+    status_code = 400
+    code = "VALIDATION_ERROR"
+    default_message = "Validation failed"
+
+
+class AuthenticationFailed(PixellError):
+    status_code = 401
+    code = "AUTHENTICATION_FAILED"
+    default_message = "Invalid API key or session"
+
+
+class PermissionDenied(PixellError):
+    status_code = 403
+    code = "PERMISSION_DENIED"
+    default_message = "You do not have permission to perform this action"
+
+
+class EmailNotVerified(PixellError):
+    status_code = 403
+    code = "EMAIL_NOT_VERIFIED"
+    default_message = "Please verify your email address before signing in"
+
+
+class NotFound(PixellError):
+    status_code = 404
+    code = "NOT_FOUND"
+    default_message = "Not found"
+
+
+class Conflict(PixellError):
+    status_code = 409
+    code = "CONFLICT"
+    default_message = "Conflict"
+
+
+class VersionExists(PixellError):
+    status_code = 409
+    code = "VERSION_EXISTS"
+    default_message = "Version already exists"
+
+
+class InsufficientCredits(PixellError):
+    status_code = 402
+    code = "INSUFFICIENT_CREDITS"
+    default_message = "Insufficient credits"
+
+    def __init__(self, *, required: int, available: int, message: str | None = None):
+        super().__init__(
+            message,
+            details={"required": required, "available": available},
+            extra={"required": required, "available": available},
+        )
+
+
+class PackageValidationFailed(PixellError):
+    status_code = 400
+    code = "PACKAGE_VALIDATION_FAILED"
+    default_message = "Package validation failed"
+
+
+class RateLimited(PixellError):
+    status_code = 429
+    code = "RATE_LIMITED"
+    default_message = "Too many requests"
+
+
+def envelope(status: int, message: str, code: str, details=None, extra: dict | None = None) -> dict:
+    body = {"error": message, "code": code, "details": details}
+    if extra:
+        body.update(extra)
+    return body
+
+
+def error_response(error: PixellError) -> Response:
+    return Response(
+        envelope(error.status_code, error.message, error.code, error.details, error.extra),
+        status=error.status_code,
+    )
+
+
+def json_error(status: int, message: str, code: str, details=None, headers: dict | None = None) -> JsonResponse:
+    response = JsonResponse(envelope(status, message, code, details), status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+_DRF_CODES = {
+    drf_exceptions.ParseError: ("VALIDATION_ERROR", None),
+    drf_exceptions.AuthenticationFailed: ("AUTHENTICATION_FAILED", "Invalid API key or session"),
+    drf_exceptions.NotAuthenticated: ("AUTHENTICATION_FAILED", "Authentication required"),
+    drf_exceptions.PermissionDenied: ("PERMISSION_DENIED", None),
+    drf_exceptions.NotFound: ("NOT_FOUND", "Not found"),
+    drf_exceptions.MethodNotAllowed: ("METHOD_NOT_ALLOWED", None),
+    drf_exceptions.NotAcceptable: ("VALIDATION_ERROR", None),
+    drf_exceptions.UnsupportedMediaType: ("VALIDATION_ERROR", None),
+    drf_exceptions.Throttled: ("RATE_LIMITED", None),
+}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, PixellError):
+        return error_response(exc)
+    if isinstance(exc, Http404):
+        return error_response(NotFound())
+    if isinstance(exc, DjangoPermissionDenied):
+        return error_response(PermissionDenied())
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return Response(
+            envelope(400, _first_message(exc.detail), "VALIDATION_ERROR", exc.detail),
+            status=400,
+        )
+    if isinstance(exc, drf_exceptions.APIException):
+        for klass, (code, message) in _DRF_CODES.items():
+            if isinstance(exc, klass):
+                break
+        else:
+            code, message = ("INTERNAL_ERROR" if exc.status_code >= 500 else "VALIDATION_ERROR"), None
+        response = Response(envelope(exc.status_code, message or str(exc.detail), code), status=exc.status_code)
+        if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+            response.status_code = 401
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__ if context else "?")
+    return Response(envelope(500, "Internal server error", "INTERNAL_ERROR"), status=500)
+
+
+def _first_message(detail) -> str:
+    """A readable one-line summary naming the first offending field."""
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            inner = _first_message(value)
+            return inner if field == "non_field_errors" else f"{field}: {inner}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail) or "Validation failed"
+
+
+# Django-level handlers (urls.py): JSON envelope under /api, plain pages elsewhere.
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def handler404(request, exception=None):
+    if _is_api(request):
+        return json_error(404, "Not found", "NOT_FOUND")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if _is_api(request):
+        return json_error(500, "Internal server error", "INTERNAL_ERROR")
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def handler403(request, exception=None):
+    if _is_api(request):
+        return json_error(403, "Forbidden", "PERMISSION_DENIED")
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+def handler400(request, exception=None):
+    if _is_api(request):
+        return json_error(400, "Bad request", "VALIDATION_ERROR")
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)

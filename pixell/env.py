@@ -1,0 +1,74 @@
+"""The only module that reads ``os.environ`` (CONTRACT §1).
+
+Every setting the product understands is parsed here, strictly: a malformed boolean or rate is an
+error at boot, not a silent default.
+"""
+
+import os
+import re
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def get_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value
+
+
+def get_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def get_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from exc
+
+
+def get_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_RATE = re.compile(r"^\d+/[smhd]$")
+
+
+def get_rate(name: str, default: str) -> str:
+    value = get_str(name, default)
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name} must look like N/s, N/m, N/h or N/d, not {value!r}")
+    return value
+
+
+def get_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = get_str(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def get_path(name: str, default: Path) -> Path:
+    value = get_str(name)
+    return Path(value).resolve() if value else default

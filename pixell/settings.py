@@ -1,0 +1,296 @@
+"""Django settings. Every value comes from ``pixell.env`` (the one reader of the environment).
+
+Unset variables mean the embedded defaults of CONTRACT §1: SQLite, local file storage, a
+filesystem Celery broker and a file cache shared by every local process — nothing to install.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from pixell import env
+
+BASE_DIR = env.BASE_DIR
+
+DEBUG = env.get_bool("DEBUG", False)
+_DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
+SECRET_KEY = env.get_str("SECRET_KEY", _DEV_SECRET if DEBUG else None)
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (production).")
+if not DEBUG and SECRET_KEY == _DEV_SECRET:
+    raise ImproperlyConfigured("The development SECRET_KEY cannot be used with DEBUG off.")
+
+ALLOWED_HOSTS = env.get_list(
+    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else ["localhost", "127.0.0.1"]
+)
+
+PIXELL_HTTPS = env.get_bool("PIXELL_HTTPS", not DEBUG)
+PIXELL_DATA_DIR = env.get_path("PIXELL_DATA_DIR", BASE_DIR / "var")
+PIXELL_PUBLIC_URL = env.get_str("PIXELL_PUBLIC_URL", "http://localhost:4000").rstrip("/")
+
+MEDIA_ROOT = str(env.get_path("MEDIA_ROOT", PIXELL_DATA_DIR / "media"))
+MEDIA_URL = "/media/"
+STATIC_ROOT = str(env.get_path("STATIC_ROOT", PIXELL_DATA_DIR / "static"))
+STATIC_URL = "/static/"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "dj_rest_auth",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "organizations",
+    "billing",
+    "agentapps",
+    "deployments",
+    "usage",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After authentication: identifies the caller once (API key, JWT, cookie, session),
+    # applies the rate limit and the X-RateLimit-* headers to every /api response.
+    "pixell.api.middleware.ApiMiddleware",
+]
+
+ROOT_URLCONF = "pixell.urls"
+WSGI_APPLICATION = "pixell.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env.get_str("DATABASE_URL", f"sqlite:///{PIXELL_DATA_DIR / 'db.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # Web, worker and beat share one file: WAL lets readers run beside the writer, and
+        # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+DATABASES["default"]["TEST"] = {"NAME": env.get_str("PIXELL_TEST_DATABASE_NAME")} if env.get_str(
+    "PIXELL_TEST_DATABASE_NAME"
+) else {}
+IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate-limit counters, login throttling, API-key last-used stamps) -----------------
+REDIS_URL = env.get_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # django-ratelimit needs a cache shared by all processes; a file cache needs no server.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(PIXELL_DATA_DIR / "cache"),
+        }
+    }
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+
+# --- Storage --------------------------------------------------------------------------------
+AWS_STORAGE_BUCKET_NAME = env.get_str("AWS_STORAGE_BUCKET_NAME")
+AWS_S3_ENDPOINT_URL = env.get_str("AWS_S3_ENDPOINT_URL")
+AWS_ACCESS_KEY_ID = env.get_str("AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = env.get_str("AWS_SECRET_ACCESS_KEY")
+AWS_S3_REGION_NAME = env.get_str("AWS_S3_REGION_NAME", "us-east-1")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": AWS_S3_ENDPOINT_URL,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "region_name": AWS_S3_REGION_NAME,
+            "addressing_style": "path" if AWS_S3_ENDPOINT_URL else None,
+            "signature_version": "s3v4",
+            "querystring_auth": True,
+            "querystring_expire": 3600,
+            "file_overwrite": True,
+            "default_acl": None,
+            # Spool at most 8 MiB of a read in memory (TOOLING: bounded RSS on large packages).
+            "max_memory_size": 8 * 1024 * 1024,
+        },
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+# --- Celery ---------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.get_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue = PIXELL_DATA_DIR / "broker" / "queue"
+    _processed = PIXELL_DATA_DIR / "broker" / "processed"
+    _control = PIXELL_DATA_DIR / "broker" / "control"
+    for _folder in (_queue, _processed, _control):
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue),
+        "data_folder_out": str(_queue),
+        "processed_folder": str(_processed),
+        "store_processed": False,
+        "control_folder": str(_control),
+        "polling_interval": 0.2,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 15 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
+CELERY_BEAT_SCHEDULE_FILENAME = str(PIXELL_DATA_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = "UTC"
+
+# --- Security -------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PIXELL_HTTPS
+CSRF_COOKIE_SECURE = PIXELL_HTTPS
+SECURE_SSL_REDIRECT = PIXELL_HTTPS
+SECURE_HSTS_SECONDS = 31536000 if PIXELL_HTTPS else 0
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+CSRF_TRUSTED_ORIGINS = [PIXELL_PUBLIC_URL]
+X_FRAME_OPTIONS = "DENY"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+
+# --- Email ----------------------------------------------------------------------------------
+EMAIL_BACKEND = env.get_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.get_str("EMAIL_FILE_PATH", str(PIXELL_DATA_DIR / "mail"))
+EMAIL_HOST = env.get_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.get_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.get_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.get_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", "Pixell Agent Cloud <noreply@localhost>")
+
+# --- Product settings (CONTRACT §1) ----------------------------------------------------------
+PIXELL_EMAIL_VERIFICATION = env.get_choice("PIXELL_EMAIL_VERIFICATION", "mandatory", ("mandatory", "optional", "none"))
+PIXELL_SIGNUP_CREDITS = env.get_int("PIXELL_SIGNUP_CREDITS", 100)
+PIXELL_RATE_LIMIT_AUTHENTICATED = env.get_rate("PIXELL_RATE_LIMIT_AUTHENTICATED", "1000/h")
+PIXELL_RATE_LIMIT_ANONYMOUS = env.get_rate("PIXELL_RATE_LIMIT_ANONYMOUS", "100/h")
+PIXELL_LOGIN_MAX_FAILURES = 10
+PIXELL_LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.get_bool("PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+PIXELL_MAX_PACKAGE_BYTES = env.get_int("PIXELL_MAX_PACKAGE_BYTES", 100 * 1024 * 1024)
+PIXELL_SECRETS_KEY = env.get_str("PIXELL_SECRETS_KEY")
+PIXELL_RUNTIME_URL = env.get_str("PIXELL_RUNTIME_URL")
+PIXELL_RUNTIME_SECRET = env.get_str("PIXELL_RUNTIME_SECRET")
+CRON_SECRET = env.get_str("CRON_SECRET")
+STRIPE_SECRET_KEY = env.get_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env.get_str("STRIPE_WEBHOOK_SECRET")
+PIXELL_BILLING_SANDBOX = env.get_bool("PIXELL_BILLING_SANDBOX", DEBUG and not STRIPE_SECRET_KEY)
+
+AUTH_COOKIE_NAME = "pixell-auth-token"
+ACCESS_TOKEN_SECONDS = 3600
+REMEMBER_ME_SECONDS = 30 * 24 * 3600
+
+# --- REST framework -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["pixell.api.authentication.PixellAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "EXCEPTION_HANDLER": "pixell.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Rate limiting is done once for all of /api in ApiMiddleware (404s included), not by DRF throttles.
+    "DEFAULT_THROTTLE_CLASSES": [],
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=ACCESS_TOKEN_SECONDS),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=30),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "SIGNING_KEY": SECRET_KEY,
+    "ALGORITHM": "HS256",
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+REST_AUTH = {"USE_JWT": True, "TOKEN_MODEL": None, "SESSION_LOGIN": False, "JWT_AUTH_COOKIE": AUTH_COOKIE_NAME, "JWT_AUTH_HTTPONLY": True}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Pixell Agent Cloud API",
+    "DESCRIPTION": "Upload, deploy and bill AI-agent packages. See README.md and shared CONTRACT.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api",
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+Path(PIXELL_DATA_DIR).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_patterns = [
+    path("", include("accounts.api.urls")),
+    path("", include("organizations.api.urls")),
+    path("", include("agentapps.api.urls")),
+    path("", include("deployments.api.urls")),
+    path("", include("billing.api.urls")),
+    path("", include("usage.api.urls")),
+    path("", include("pixell.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/", include(api_patterns)),
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("", include("organizations.urls")),
+    path("", include("agentapps.urls")),
+    path("", include("deployments.urls")),
+    path("", include("billing.urls")),
+    path("", include("usage.urls")),
+]
+
+handler400 = "pixell.api.exceptions.handler400"
+handler403 = "pixell.api.exceptions.handler403"
+handler404 = "pixell.api.exceptions.handler404"
+handler500 = "pixell.api.exceptions.handler500"

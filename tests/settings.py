@@ -1,0 +1,18 @@
+"""Settings for the test run: the product's settings with test-run defaults for what is unset.
+
+The environment still wins (CI sets DATABASE_URL, CELERY_BROKER_URL and REDIS_URL).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("PIXELL_HTTPS", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("PIXELL_DATA_DIR", tempfile.mkdtemp(prefix="pixell-test-"))
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+
+from pixell.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests; production keeps PBKDF2
