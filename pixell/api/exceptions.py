@@ -20,11 +20,13 @@ class PixellError(Exception):
     code = "VALIDATION_ERROR"
     default_message = "Invalid request"
 
-    def __init__(self, message: str | None = None, *, details=None, extra: dict | None = None):
+    def __init__(self, message: str | None = None, *, details=None, extra: dict | None = None, headers: dict | None = None):
         self.message = message or self.default_message
         self.details = details
         # Extra top-level keys some seed responses carry (402's required/available).
         self.extra = extra or {}
+        # Response headers the error needs (429's Retry-After).
+        self.headers = headers or {}
         super().__init__(self.message)
 
 
@@ -103,10 +105,15 @@ def envelope(status: int, message: str, code: str, details=None, extra: dict | N
 
 
 def error_response(error: PixellError) -> Response:
-    return Response(
+    response = Response(
         envelope(error.status_code, error.message, error.code, error.details, error.extra),
         status=error.status_code,
     )
+    for name, value in error.headers.items():
+        response[name] = value
+    if error.status_code == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
 
 
 def json_error(status: int, message: str, code: str, details=None, headers: dict | None = None) -> JsonResponse:
