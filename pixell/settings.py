@@ -232,6 +232,15 @@ STRIPE_SECRET_KEY = env.get_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env.get_str("STRIPE_WEBHOOK_SECRET")
 PIXELL_BILLING_SANDBOX = env.get_bool("PIXELL_BILLING_SANDBOX", DEBUG and not STRIPE_SECRET_KEY)
 
+# --- Deployments (CONTRACT §5) ---------------------------------------------------------------
+# A processing job whose heartbeat is older than this was abandoned (killed worker): it is taken
+# up again while it has attempts left, else failed and refunded.
+PIXELL_DEPLOYMENT_HEARTBEAT_TIMEOUT_SECONDS = env.get_int("PIXELL_DEPLOYMENT_HEARTBEAT_TIMEOUT_SECONDS", 300)
+PIXELL_DEPLOYMENT_MAX_ATTEMPTS = env.get_int("PIXELL_DEPLOYMENT_MAX_ATTEMPTS", 3)
+# How long notify_runtime waits for the runtime to report the deployment healthy.
+PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS = env.get_int("PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS", 120)
+PIXELL_RUNTIME_HEALTH_INTERVAL_SECONDS = env.get_int("PIXELL_RUNTIME_HEALTH_INTERVAL_SECONDS", 2)
+
 AUTH_COOKIE_NAME = "pixell-auth-token"
 ACCESS_TOKEN_SECONDS = 3600
 REMEMBER_ME_SECONDS = 30 * 24 * 3600
