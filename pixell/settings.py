@@ -231,6 +231,13 @@ CRON_SECRET = env.get_str("CRON_SECRET")
 STRIPE_SECRET_KEY = env.get_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env.get_str("STRIPE_WEBHOOK_SECRET")
 PIXELL_BILLING_SANDBOX = env.get_bool("PIXELL_BILLING_SANDBOX", DEBUG and not STRIPE_SECRET_KEY)
+# Credit packages a top-up may buy (CONTRACT §6): credits and the price charged through Stripe.
+PIXELL_CREDIT_PACKAGES = {
+    "starter": {"credits": 1_000, "price_cents": 1_000},
+    "growth": {"credits": 5_000, "price_cents": 4_500},
+    "scale": {"credits": 25_000, "price_cents": 20_000},
+}
+PIXELL_CREDIT_CURRENCY = "usd"
 
 # --- Deployments (CONTRACT §5) ---------------------------------------------------------------
 # A processing job whose heartbeat is older than this was abandoned (killed worker): it is taken
