@@ -61,3 +61,35 @@ class Package(OrgScopedModel):
 
     def __str__(self) -> str:
         return f"{self.agent_app_id}@{self.version}"
+
+
+class SigningKey(OrgScopedModel):
+    """An Ed25519 public key that verifies detached package signatures (CONTRACT §4)."""
+
+    name = models.CharField(max_length=100)
+    # The raw 32-byte public key, base64: what verification needs, whatever form was submitted.
+    public_key = models.CharField(max_length=64)
+    # sha256 hex of the raw 32 bytes (docs/DECISIONS.md): one key is registered once per organization.
+    fingerprint = models.CharField(max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "fingerprint"], name="signingkey_unique_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fingerprint[:16]}…)"
+
+
+class AppSecret(OrgScopedModel):
+    """One environment variable handed to an app's runtime. The value is stored only encrypted."""
+
+    agent_app = models.ForeignKey(AgentApp, on_delete=models.CASCADE, related_name="secrets")
+    key = models.CharField(max_length=128)
+    # A Fernet token (agentapps.crypto): never the plaintext, never shown in admin.
+    value_encrypted = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent_app", "key"], name="appsecret_key_unique_per_app")]
+
+    def __str__(self) -> str:
+        return f"{self.key} = ****"
