@@ -1,0 +1,210 @@
+"""Account writes: signup, email verification, sign-in sessions, password reset.
+
+API views and dashboard pages both call these; nothing here knows about HTTP beyond the client
+address the login throttle needs.
+"""
+
+import secrets
+import time
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth import password_validation
+from django.contrib.auth.models import update_last_login
+from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
+
+from accounts import tokens
+from accounts.models import User
+from accounts.selectors import user_get_by_email
+from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
+from organizations.services import organization_create
+from pixell.api.authentication import revoked_jti_cache_key
+from pixell.api.exceptions import AuthenticationFailed, Conflict, EmailNotVerified, ValidationError
+
+
+def _password_check(*, password: str, user: User) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ValidationError(f"password: {exc.messages[0]}", details={"password": exc.messages}) from exc
+
+
+def user_signup(*, email: str, password: str, organization_name: str | None = None) -> User:
+    """A user, their organization (they own it, with the signup bonus) and a verification email.
+
+    All or nothing: a failure anywhere leaves no user, organization or ledger row behind.
+    """
+    email = User.objects.normalize_email(email).strip().lower()
+    if user_get_by_email(email=email) is not None:
+        raise Conflict("An account with this email already exists", details={"email": ["An account with this email already exists."]})
+    user = User(email=email)
+    _password_check(password=password, user=user)
+    name = (organization_name or "").strip() or f"{email}'s organization"
+    try:
+        with transaction.atomic():
+            user.set_password(password)
+            user.save()
+            organization_create(name=name[:100], owner=user)
+            if settings.PIXELL_EMAIL_VERIFICATION != "none":
+                email_verification_send(user=user)
+    except IntegrityError as exc:
+        # Two signups of the same address raced past the lookup; the unique index decided.
+        raise Conflict("An account with this email already exists", details={"email": ["An account with this email already exists."]}) from exc
+    return user
+
+
+def email_verification_send(*, user: User) -> None:
+    from accounts.tasks import email_verification_send_task
+
+    transaction.on_commit(lambda: email_verification_send_task.delay(str(user.pk)))
+
+
+def email_verification_resend(*, email: str) -> None:
+    """Silently does nothing for unknown or already verified addresses (no account enumeration)."""
+    user = user_get_by_email(email=email)
+    if user is not None and user.is_active and not user.email_verified:
+        email_verification_send(user=user)
+
+
+def email_verify(*, key: str) -> User:
+    user = tokens.email_verification_key_read(key)
+    if user is None:
+        raise ValidationError("Invalid or expired verification key", details={"key": ["Invalid or expired verification key."]})
+    if not user.email_verified:
+        # Conditional update: a double click verifies once and keeps the first timestamp.
+        now = timezone.now()
+        User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=now)
+        user.refresh_from_db(fields=["email_verified_at"])
+    return user
+
+
+def user_login(*, email: str, password: str, address: str) -> User:
+    """The user whose credentials these are. Throttled per account and per address."""
+    email = email.strip().lower()
+    login_throttle_check(email=email, address=address)
+    user = authenticate(email=email, password=password)
+    if user is None:
+        login_failure_record(email=email, address=address)
+        raise AuthenticationFailed("Invalid email or password")
+    login_success_record(email=email)
+    # Checked after the password so that the answer reveals nothing to someone without it.
+    if settings.PIXELL_EMAIL_VERIFICATION == "mandatory" and not user.email_verified:
+        raise EmailNotVerified()
+    update_last_login(None, user)
+    return user
+
+
+def session_issue(*, user: User, remember: bool) -> dict:
+    """A new sign-in session: a rotating refresh token and its first access token.
+
+    ``sid`` names the session across refresh rotations (claims survive rotation and are copied into
+    access tokens), so logout with only an access token or the cookie can still revoke the
+    session's current refresh token.
+    """
+    refresh = RefreshToken()
+    refresh[jwt_settings.USER_ID_CLAIM] = str(user.pk)
+    refresh["sid"] = secrets.token_hex(16)
+    refresh["remember"] = bool(remember)
+    refresh.outstand()
+    return _session_payload(refresh)
+
+
+def _session_payload(refresh: RefreshToken) -> dict:
+    return {
+        "access_token": str(refresh.access_token),
+        "refresh_token": str(refresh),
+        "expires_in": int(jwt_settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
+        "remember": bool(refresh.get("remember", False)),
+    }
+
+
+def session_refresh(*, refresh_token: str) -> dict:
+    """Exchange a refresh token for a new session; the presented one dies (rotation)."""
+    try:
+        refresh = RefreshToken(refresh_token)  # verifies signature, expiry, type and the blacklist
+    except TokenError as exc:
+        raise AuthenticationFailed("Invalid or expired refresh token", details={"refresh_token": [str(exc)]}) from exc
+    user = User.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
+    if user is None:
+        raise AuthenticationFailed("Invalid or expired refresh token", details={"refresh_token": ["No active account for this token."]})
+    with transaction.atomic():
+        outstanding, _ = refresh.outstand()
+        # The blacklist row is the compare-and-set: of two concurrent refreshes with the same
+        # token, exactly one creates it (one-to-one on the token) and the other is refused.
+        _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+        if not created:
+            raise AuthenticationFailed("Refresh token has already been used", details={"refresh_token": ["Token is blacklisted"]})
+        refresh.set_jti()
+        refresh.set_exp()
+        refresh.set_iat()
+        refresh.outstand()
+    return _session_payload(refresh)
+
+
+def session_revoke(*, user: User | None, access_token: AccessToken | None = None, refresh_token: str | None = None) -> None:
+    """Logout: the access token dies at once (cache denylist until its expiry) and the session's
+    refresh token — named in the body, or found by the access token's session id — is blacklisted."""
+    if access_token is not None and access_token.get("jti"):
+        remaining = int(access_token["exp"] - time.time())
+        if remaining > 0:
+            cache.set(revoked_jti_cache_key(access_token["jti"]), True, timeout=remaining + 5)
+    if refresh_token:
+        try:
+            RefreshToken(refresh_token).blacklist()
+        except TokenError:
+            pass  # already dead: logout still succeeds
+    sid = access_token.get("sid") if access_token is not None else None
+    if user is not None and sid:
+        for outstanding in _live_refresh_tokens(user=user):
+            try:
+                claims = UntypedToken(outstanding.token, verify=False).payload
+            except TokenError:
+                continue
+            if claims.get("sid") == sid:
+                BlacklistedToken.objects.get_or_create(token=outstanding)
+
+
+def _live_refresh_tokens(*, user: User):
+    return OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+
+
+def sessions_revoke_all(*, user: User) -> None:
+    for outstanding in _live_refresh_tokens(user=user):
+        BlacklistedToken.objects.get_or_create(token=outstanding)
+
+
+def password_reset_request(*, email: str) -> None:
+    """Emails a reset link when the account exists; answers the same either way."""
+    from accounts.tasks import password_reset_send_task
+
+    user = user_get_by_email(email=email)
+    if user is not None and user.is_active:
+        transaction.on_commit(lambda: password_reset_send_task.delay(str(user.pk)))
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
+    user = tokens.password_reset_user_read(uid=uid, token=token)
+    if user is None:
+        raise ValidationError("Invalid or expired password reset link", details={"token": ["Invalid or expired password reset link."]})
+    try:
+        password_validation.validate_password(new_password, user)
+    except DjangoValidationError as exc:
+        raise ValidationError(f"new_password: {exc.messages[0]}", details={"new_password": exc.messages}) from exc
+    with transaction.atomic():
+        user.set_password(new_password)  # changes the hash the token was made from: single use
+        fields = ["password", "updated_at"]
+        if not user.email_verified:
+            # The link arrived at the address: that proves it as well as a verification link.
+            user.email_verified_at = timezone.now()
+            fields.append("email_verified_at")
+        user.save(update_fields=fields)
+        # Whoever knew the old password may hold sessions: end them all.
+        sessions_revoke_all(user=user)
+    return user
