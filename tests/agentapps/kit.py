@@ -89,7 +89,7 @@ def _cache_venv() -> Path:
     return Path("/tmp") / f"pixell-kitvenv-{KIT_VERSION}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kit_venv() -> Path:
     """Return a venv holding pixell-kit==KIT_VERSION, creating the cached one if needed."""
     explicit = os.environ.get("PIXELL_KIT_VENV")
