@@ -1,0 +1,43 @@
+"""Agent-app errors on top of the shared envelope (pixell.api.exceptions)."""
+
+from pixell.api.exceptions import Conflict, NotFound, PackageValidationFailed, PermissionDenied, VersionExists
+
+__all__ = [
+    "AppNameTaken",
+    "DownloadLinkInvalid",
+    "PackageBeingDeployed",
+    "PackageValidationFailed",
+    "SigningKeyExists",
+    "VersionExists",
+    "AppNotFound",
+    "PublicAppReadOnly",
+]
+
+SIGNATURE_INVALID = "Invalid package signature"
+SIGNATURE_REQUIRED = "Package signature required"
+
+
+class AppNotFound(NotFound):
+    default_message = "Agent app not found"
+
+
+class PublicAppReadOnly(PermissionDenied):
+    # Another organization's public app is visible (CONTRACT §4), so refusing a change to it is a
+    # 403, not the 404 that hides private objects.
+    default_message = "Only the organization that owns this agent app can change it"
+
+
+class AppNameTaken(Conflict):
+    default_message = "An agent app with this name already exists in the organization"
+
+
+class PackageBeingDeployed(Conflict):
+    default_message = "This package is being deployed; delete it once its deployment has finished"
+
+
+class SigningKeyExists(Conflict):
+    default_message = "This public key is already registered"
+
+
+class DownloadLinkInvalid(PermissionDenied):
+    default_message = "Invalid or expired download link"

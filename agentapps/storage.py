@@ -1,0 +1,149 @@
+"""Where package bytes live: ``default_storage`` (django-storages S3 when a bucket is configured,
+``MEDIA_ROOT`` otherwise), and the download links of CONTRACT §4.
+
+- Storing hashes in the same pass: the upload is read once, each block goes to the hash and to the
+  storage backend (S3 multipart parts or a local file), so a 100 MiB package is never in memory and
+  never read twice.
+- ``s3_url`` is a presigned S3 URL, or for local storage a link to our own download endpoint signed
+  with an HMAC under ``SECRET_KEY`` and carrying its expiry. The endpoint checks that the package is
+  not deleted, so a deleted package's link stops working at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+logger = logging.getLogger(__name__)
+
+# Same lifetime as the S3 presigned URLs (settings: querystring_expire).
+DOWNLOAD_URL_SECONDS = 3600
+_DOWNLOAD_SALT = "pixell.agentapps.package-download"
+_COPY_CHUNK = 1024 * 1024
+
+
+def package_storage_key(*, organization_id, agent_app_id, version: str, package_id) -> str:
+    # CONTRACT/issue: packages/<org>/<app>/<version>/<file>; the package id makes every upload,
+    # including a force-overwritten version, a distinct object.
+    return f"packages/{organization_id}/{agent_app_id}/{version}/{package_id}.apkg"
+
+
+def storage_is_s3() -> bool:
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:  # pragma: no cover - django-storages is a runtime requirement
+        return False
+    # default_storage is a LazyObject; isinstance sees the wrapped backend.
+    return isinstance(default_storage, S3Storage)
+
+
+class _HashingReader:
+    """Read-once view of an upload that hashes and counts what the storage backend reads.
+
+    Deliberately not seekable: S3 then uploads it part by part in order (s3transfer's non-seekable
+    path), so no byte is read, hashed or buffered twice, and FileSystemStorage streams its chunks.
+    """
+
+    closed = False
+
+    def __init__(self, fileobj):
+        self._fileobj = fileobj
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fileobj.read(size)
+        if data:
+            self._digest.update(data)
+            self.size += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass  # the upload belongs to the request, which closes (and deletes) it
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+class _StreamFile(File):
+    DEFAULT_CHUNK_SIZE = _COPY_CHUNK
+
+
+def storage_save_hashed(*, key: str, fileobj) -> tuple[str, str, int]:
+    """Store ``fileobj`` (read from its start) at ``key``; returns (stored name, sha256 hex, size).
+
+    Slow I/O: call outside any transaction. On failure nothing is left at ``key``.
+    """
+    if hasattr(fileobj, "seek"):
+        fileobj.seek(0)
+    reader = _HashingReader(fileobj)
+    try:
+        name = default_storage.save(key, _StreamFile(reader, name=key))
+    except BaseException:
+        storage_delete_quietly([key])
+        raise
+    return name, reader.hexdigest(), reader.size
+
+
+def storage_delete_quietly(names) -> None:
+    """Delete stored objects, logging (not raising) failures: used after commit, where the database
+    change already happened and an exception could only turn a success into a 500."""
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except Exception:  # noqa: BLE001 - storage backends raise anything (botocore, OSError)
+            logger.exception("Could not delete stored package file %s", name)
+
+
+def storage_open(name: str):
+    """A readable binary file from storage. S3 reads spool to disk past max_memory_size (8 MiB)."""
+    return default_storage.open(name, "rb")
+
+
+# --- download links ----------------------------------------------------------------------------
+
+
+def download_signature(package_id, expires: int) -> str:
+    return salted_hmac(_DOWNLOAD_SALT, f"{package_id}:{expires}", algorithm="sha256").hexdigest()
+
+
+def download_signature_valid(package_id, expires_raw: str | None, sig: str | None, *, now: float | None = None) -> bool:
+    try:
+        expires = int(expires_raw or "")
+    except ValueError:
+        return False
+    if not sig or expires < int(now if now is not None else time.time()):
+        return False
+    return constant_time_compare(download_signature(package_id, expires), sig)
+
+
+def download_url(*, package, request=None, filename: str | None = None) -> str:
+    """The package's ``s3_url``: presigned on S3, else our signed, expiring download link."""
+    filename = filename or f"{package.version}.apkg"
+    if storage_is_s3():
+        return default_storage.url(
+            package.file.name,
+            parameters={"ResponseContentDisposition": f'attachment; filename="{filename}"'},
+            expire=DOWNLOAD_URL_SECONDS,
+        )
+    expires = int(time.time()) + DOWNLOAD_URL_SECONDS
+    path = reverse("agentapps-package-download", args=[str(package.pk)])
+    query = f"?expires={expires}&sig={download_signature(package.pk, expires)}"
+    if request is not None:
+        return request.build_absolute_uri(path) + query
+    return f"{settings.PIXELL_PUBLIC_URL}{path}{query}"
