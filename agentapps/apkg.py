@@ -458,7 +458,13 @@ def _check_members(
     return total, _check_local_headers(fp, size, infos, report)
 
 
+# One pass over the name decides the common case (a safe name); the rest only runs for hits.
+_SUSPICIOUS_NAME_RE = re.compile(r"[\x00-\x1f\\]|^/|^[A-Za-z]:|(?:^|/)\.\.(?:/|$)|^$")
+
+
 def _unsafe_name(name: str) -> str | None:
+    if not _SUSPICIOUS_NAME_RE.search(name):
+        return None
     if "\x00" in name:
         return "NUL byte"
     if "\\" in name:
@@ -471,9 +477,7 @@ def _unsafe_name(name: str) -> str | None:
         return "drive letter"
     if ".." in name.split("/"):
         return "'..' component"
-    if any(ord(ch) < 0x20 for ch in name):
-        return "control character"
-    return None
+    return "control character"
 
 
 def _check_local_headers(fp: IO[bytes], size: int, infos: list[zipfile.ZipInfo], report: _Report) -> set[str]:
