@@ -256,7 +256,8 @@ def validate_apkg(
     form_version: str | None = None,
     limits: ApkgLimits = DEFAULT_LIMITS,
 ) -> ApkgResult:
-    """Validate a package given as a path or a seekable binary file object.
+    """Validate a package given as a path or a seekable binary file object (an open file, a Django
+    UploadedFile or storage File, BytesIO).
 
     A file object is read from its start and left at the position it had on entry.
     ``form_version``: the deploy/upload form's ``version``; ``None`` or ``""`` means not given.
@@ -273,7 +274,9 @@ def validate_apkg(
 
 def _validate(fp: IO[bytes], *, max_bytes: int, form_version: str | None, limits: ApkgLimits) -> ApkgResult:
     report = _Report(limits.max_messages_per_rule)
-    size = fp.seek(0, io.SEEK_END)
+    # tell() rather than seek()'s return value: some file proxies (Django's File) drop it.
+    fp.seek(0, io.SEEK_END)
+    size = fp.tell()
     fp.seek(0)
     if size > max_bytes:
         report.error(f"Package is {size:,} bytes, over the size limit of {_bytes(max_bytes)}")

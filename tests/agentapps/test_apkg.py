@@ -132,6 +132,24 @@ def test_file_object_is_read_and_left_where_it_was(tmp_path):
     assert fileobj.tell() == 7
 
 
+def test_django_file_wrappers_work(tmp_path):
+    # What the services pass: a request's UploadedFile, a storage File.
+    from django.core.files import File
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    path = package(tmp_path)
+    upload = SimpleUploadedFile("agent.apkg", path.read_bytes(), content_type="application/octet-stream")
+    with open(path, "rb") as handle:
+        stored = File(handle, name="agent.apkg")
+        stored_result = check(stored)
+
+    upload_result = check(upload)
+
+    assert upload_result.valid and stored_result.valid
+    assert upload_result.size == stored_result.size == path.stat().st_size
+    assert upload.tell() == 0
+
+
 # --- not a zip, no manifest ------------------------------------------------------------------------------
 
 
