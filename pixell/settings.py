@@ -128,6 +128,14 @@ AWS_S3_ENDPOINT_URL = env.get_str("AWS_S3_ENDPOINT_URL")
 AWS_ACCESS_KEY_ID = env.get_str("AWS_ACCESS_KEY_ID")
 AWS_SECRET_ACCESS_KEY = env.get_str("AWS_SECRET_ACCESS_KEY")
 AWS_S3_REGION_NAME = env.get_str("AWS_S3_REGION_NAME", "us-east-1")
+
+
+def _s3_transfer_config():
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
+
+
 if AWS_STORAGE_BUCKET_NAME:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -145,6 +153,8 @@ if AWS_STORAGE_BUCKET_NAME:
             "default_acl": None,
             # Spool at most 8 MiB of a read in memory (TOOLING: bounded RSS on large packages).
             "max_memory_size": 8 * 1024 * 1024,
+            # 8 MiB parts, 2 at a time: a 100 MiB upload holds ~3 parts in memory, not 10+ (TOOLING).
+            "transfer_config": _s3_transfer_config(),
         },
     }
 else:
