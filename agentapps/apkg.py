@@ -202,6 +202,7 @@ class ApkgResult:
     size: int
     # Which file the manifest came from (one of MANIFEST_SOURCES), or None.
     manifest_source: str | None = None
+    # Members in the archive; past ApkgLimits.max_members counting stops at max_members + 1.
     member_count: int = 0
     uncompressed_size: int = 0
 
