@@ -1,0 +1,287 @@
+"""Outgoing webhooks: turning deployment events into delivery rows, and sending them.
+
+A delivery row is the record of truth (CONTRACT §7). ``webhook_deliver`` sends one attempt of a due
+delivery and schedules the next; its Celery message carries a countdown, and beat's sweep resends
+any pending delivery whose message was lost. Each attempt is claimed by moving ``next_attempt_at``
+forward (a lease) with a compare-and-set, so a duplicate message or the sweep cannot send the same
+attempt twice at once.
+"""
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from deployments import crypto, netguard, webhook_signing
+from deployments.models import (
+    PING_EVENT,
+    Deployment,
+    DeliveryStatus,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+)
+from deployments.presenters import iso
+
+logger = logging.getLogger(__name__)
+
+SECRET_PURPOSE = "webhook-secret"
+DELIVERY_TIMEOUT_SECONDS = 10
+# An attempt in flight holds its delivery this long; past it (a killed worker), the sweep resends.
+ATTEMPT_LEASE_SECONDS = DELIVERY_TIMEOUT_SECONDS + 50
+AUTO_DISABLE_AFTER_FAILED_DELIVERIES = 20
+RESPONSE_SNIPPET_BYTES = 1000
+# The sweep leaves a just-due delivery to its own countdown message for this long.
+SWEEP_GRACE_SECONDS = 30
+
+
+def _enqueue(delivery_id, *, countdown: float | None = None) -> None:
+    from deployments.tasks import webhook_deliver_task
+
+    if countdown:
+        webhook_deliver_task.apply_async(args=[str(delivery_id)], countdown=countdown)
+    else:
+        webhook_deliver_task.delay(str(delivery_id))
+
+
+def enqueue_on_commit(delivery_id, *, countdown: float | None = None) -> None:
+    # robust: a lost message is resent by beat's sweep; it must not undo the committed change.
+    transaction.on_commit(lambda: _enqueue(delivery_id, countdown=countdown), robust=True)
+
+
+def webhook_secret_encrypt(secret: str) -> str:
+    return crypto.encrypt_text(secret, purpose=SECRET_PURPOSE)
+
+
+def webhook_secret(webhook: Webhook) -> str:
+    return crypto.decrypt_text(webhook.secret_encrypted, purpose=SECRET_PURPOSE)
+
+
+def _encode(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def deployment_event_payload(*, deployment: Deployment, event: str, now: datetime) -> dict:
+    from agentapps.services import package_download_url
+
+    package = deployment.package
+    s3_url = None
+    if package.deleted_at is None:
+        try:
+            s3_url = package_download_url(package=package)
+        except Exception:  # a link is a convenience: never let it block the event
+            logger.exception("no download URL for package %s", package.id)
+    return {
+        "event": event,
+        "timestamp": iso(now),
+        "data": {
+            "deployment_id": str(deployment.id),
+            "agent_app_id": str(deployment.agent_app_id),
+            "package_id": str(deployment.package_id),
+            "version": deployment.version,
+            "status": deployment.status,
+            "duration_seconds": deployment.duration_seconds,
+            "error": deployment.error,
+            "s3_url": s3_url,
+        },
+    }
+
+
+def webhook_event_emit(*, deployment: Deployment, event: str) -> list[WebhookDelivery]:
+    """Create a delivery for each active webhook of the app subscribed to ``event``.
+
+    Call inside the transaction that changes the deployment's status: the deliveries exist if and
+    only if the change committed, and their messages leave after the commit.
+    """
+    webhooks = [
+        w
+        for w in Webhook.all_orgs.filter(agent_app_id=deployment.agent_app_id, active=True)
+        if event in (w.events or [])
+    ]
+    if not webhooks:
+        return []
+    now = timezone.now()
+    body = _encode(deployment_event_payload(deployment=deployment, event=event, now=now))
+    deliveries = []
+    for webhook in webhooks:
+        delivery = WebhookDelivery.all_orgs.create(
+            organization_id=webhook.organization_id,
+            webhook=webhook,
+            deployment=deployment,
+            event=event,
+            message_id=webhook_signing.generate_message_id(),
+            body=body,
+            next_attempt_at=now,
+        )
+        enqueue_on_commit(delivery.id)
+        deliveries.append(delivery)
+    return deliveries
+
+
+def webhook_ping_create(*, webhook: Webhook) -> WebhookDelivery:
+    now = timezone.now()
+    payload = {
+        "event": PING_EVENT,
+        "timestamp": iso(now),
+        "data": {"webhook_id": str(webhook.id), "agent_app_id": str(webhook.agent_app_id)},
+    }
+    with transaction.atomic():
+        delivery = WebhookDelivery.all_orgs.create(
+            organization_id=webhook.organization_id,
+            webhook=webhook,
+            event=PING_EVENT,
+            message_id=webhook_signing.generate_message_id(),
+            body=_encode(payload),
+            next_attempt_at=now,
+        )
+        enqueue_on_commit(delivery.id)
+    return delivery
+
+
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send the same message again: a new delivery row with the same webhook-id and body."""
+    with transaction.atomic():
+        again = WebhookDelivery.all_orgs.create(
+            organization_id=delivery.organization_id,
+            webhook_id=delivery.webhook_id,
+            deployment_id=delivery.deployment_id,
+            event=delivery.event,
+            message_id=delivery.message_id,
+            body=delivery.body,
+            next_attempt_at=timezone.now(),
+            redelivery_of=delivery,
+        )
+        enqueue_on_commit(again.id)
+    return again
+
+
+def _snippet(content: bytes) -> str:
+    return content[:RESPONSE_SNIPPET_BYTES].decode("utf-8", errors="replace")
+
+
+def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
+    """Send the next attempt of a delivery if it is due. Safe to call any number of times."""
+    delivery = WebhookDelivery.all_orgs.select_related("webhook").filter(id=delivery_id).first()
+    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+        return delivery
+    now = timezone.now()
+    if delivery.next_attempt_at and delivery.next_attempt_at > now:
+        return delivery  # early or duplicate message: the due one (or the sweep) sends it
+    # Claim this attempt by pushing next_attempt_at past the attempt's duration. The filter on the
+    # values we read makes it a compare-and-set: of two concurrent callers exactly one updates.
+    claimed = WebhookDelivery.all_orgs.filter(
+        id=delivery.id,
+        status=DeliveryStatus.PENDING,
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+    ).update(next_attempt_at=now + timedelta(seconds=ATTEMPT_LEASE_SECONDS))
+    if claimed != 1:
+        return delivery
+    webhook = delivery.webhook
+    if not webhook.active:
+        WebhookDelivery.all_orgs.filter(id=delivery.id).update(
+            status=DeliveryStatus.FAILED, completed_at=now, next_attempt_at=None
+        )
+        return WebhookDelivery.all_orgs.get(id=delivery.id)
+
+    number = delivery.attempts + 1
+    body = delivery.body.encode("utf-8")
+    status_code = None
+    snippet = ""
+    error = ""
+    permanent = False
+    requested_at = timezone.now()
+    started = time.monotonic()
+    try:
+        headers = webhook_signing.build_headers(
+            webhook_secret(webhook), delivery.message_id, int(requested_at.timestamp()), body, delivery.event
+        )
+        response = netguard.safe_post(
+            webhook.url,
+            data=body,
+            headers=headers,
+            timeout=DELIVERY_TIMEOUT_SECONDS,
+            allow_private=settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+            max_response_bytes=RESPONSE_SNIPPET_BYTES,
+        )
+        status_code = response.status_code
+        snippet = _snippet(response.content)
+    except netguard.UnresolvableHostError as exc:
+        error = str(exc)  # DNS may come back: retried like a network error
+    except netguard.UnsafeURLError as exc:
+        error = str(exc)
+        permanent = True  # the URL now points somewhere forbidden: retrying cannot help
+    except requests.Timeout:
+        error = f"No answer within {DELIVERY_TIMEOUT_SECONDS} s"
+    except requests.RequestException as exc:
+        error = f"Request failed: {type(exc).__name__}"
+    except ValueError as exc:  # undecryptable secret
+        error = str(exc)
+        permanent = True
+    duration_ms = int((time.monotonic() - started) * 1000)
+    succeeded = status_code is not None and 200 <= status_code < 300
+    if status_code is not None and not succeeded and not error:
+        error = f"HTTP {status_code}" + (" (redirects are not followed)" if 300 <= status_code < 400 else "")
+
+    finished = timezone.now()
+    with transaction.atomic():
+        WebhookDeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=number,
+            requested_at=requested_at,
+            status_code=status_code,
+            succeeded=succeeded,
+            response_snippet=snippet,
+            duration_ms=duration_ms,
+            error=error,
+        )
+        fields = {"attempts": number, "last_attempt_at": requested_at, "last_status_code": status_code}
+        next_delay = None if (succeeded or permanent) else webhook_signing.retry_delay(number + 1)
+        if succeeded:
+            fields.update(status=DeliveryStatus.SUCCEEDED, completed_at=finished, next_attempt_at=None)
+            Webhook.all_orgs.filter(id=webhook.id).update(consecutive_failures=0)
+        elif next_delay is None:
+            fields.update(status=DeliveryStatus.FAILED, completed_at=finished, next_attempt_at=None)
+            _record_failed_delivery(webhook, finished)
+        else:
+            fields.update(next_attempt_at=finished + timedelta(seconds=next_delay))
+            enqueue_on_commit(delivery.id, countdown=next_delay)
+        WebhookDelivery.all_orgs.filter(id=delivery.id).update(**fields)
+    logger.info(
+        "webhook delivery %s attempt %d → %s %s", delivery.id, number, status_code, "ok" if succeeded else error
+    )
+    return WebhookDelivery.all_orgs.get(id=delivery.id)
+
+
+def _record_failed_delivery(webhook: Webhook, now: datetime) -> None:
+    # F() keeps concurrent failures of different deliveries from losing increments; the
+    # conditional update disables the webhook exactly once.
+    Webhook.all_orgs.filter(id=webhook.id).update(consecutive_failures=F("consecutive_failures") + 1)
+    Webhook.all_orgs.filter(
+        id=webhook.id, active=True, consecutive_failures__gte=AUTO_DISABLE_AFTER_FAILED_DELIVERIES
+    ).update(active=False, disabled_at=now)
+
+
+def webhook_deliveries_due(*, now: datetime | None = None, grace_seconds: int = SWEEP_GRACE_SECONDS, limit: int = 500):
+    now = now or timezone.now()
+    return list(
+        WebhookDelivery.all_orgs.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=now - timedelta(seconds=grace_seconds)
+        )
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def webhook_deliveries_sweep(*, now: datetime | None = None, grace_seconds: int = SWEEP_GRACE_SECONDS) -> int:
+    """Re-enqueue pending deliveries whose message was lost (due for longer than the grace)."""
+    due = webhook_deliveries_due(now=now, grace_seconds=grace_seconds)
+    for delivery_id in due:
+        _enqueue(delivery_id)
+    return len(due)

@@ -1,0 +1,39 @@
+"""Celery tasks. Each takes ids, calls one service and is safe to run twice: a message is only a
+nudge, the database rows are the record (CONTRACT §5)."""
+
+import logging
+
+from celery import shared_task
+
+from deployments import delivery, queue, services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def deployment_process_task(deployment_id: str) -> None:
+    """Run one deployment if it is still queued; nothing for a row that is gone or finished."""
+    queue.deployment_process(deployment_id=deployment_id)
+
+
+@shared_task(ignore_result=True)
+def deployments_sweep_task() -> dict:
+    """Beat, every few seconds: recover stuck jobs and process queued ones (lost messages)."""
+    return queue.deployments_sweep()
+
+
+@shared_task(ignore_result=True)
+def webhook_deliver_task(delivery_id: str) -> None:
+    delivery.webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(ignore_result=True)
+def webhook_deliveries_sweep_task() -> int:
+    """Beat: resend due deliveries whose countdown message was lost."""
+    return delivery.webhook_deliveries_sweep()
+
+
+@shared_task(ignore_result=True)
+def deployments_housekeeping_task() -> int:
+    """Beat, hourly: forget Idempotency-Key answers older than 24 h."""
+    return services.idempotency_records_purge()
