@@ -1,8 +1,38 @@
 """Usage writes. Every domain records what happened through ``usage_event_record``."""
 
+import csv
+import io
+import json
+import logging
+import tempfile
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from django.core.cache import cache
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from usage.models import UsageEvent
+from usage.models import ApiCallDaily, UsageDaily, UsageEvent, UsageExport
+
+logger = logging.getLogger(__name__)
+
+# Counters of API calls live this long in the cache; the flush task moves them every minute, so
+# only an outage of the worker longer than this loses counts.
+API_CALL_COUNTER_TTL = 3 * 24 * 3600
+EXPORT_LINK_SECONDS = 24 * 3600
+EXPORT_CHUNK_ROWS = 2000
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC)
 
 
 def usage_event_record(
@@ -15,14 +45,224 @@ def usage_event_record(
     agent_app_id=None,
     metadata: dict | None = None,
     occurred_at=None,
+    reference: str | None = None,
 ) -> UsageEvent:
-    return UsageEvent.objects.for_org(organization).create(
-        organization=organization,
-        type=type,
-        description=description[:255],
-        value=value,
-        credits=credits,
-        agent_app_id=agent_app_id,
-        metadata=metadata or {},
-        occurred_at=occurred_at or timezone.now(),
+    """Append an event and add it to its day's rollup, in one transaction.
+
+    With a ``reference`` the event is recorded at most once; a repeat returns the first one.
+    """
+    occurred_at = occurred_at or timezone.now()
+    with transaction.atomic():
+        try:
+            # The savepoint keeps a caller's transaction usable when a concurrent writer of the
+            # same reference wins the unique constraint.
+            with transaction.atomic():
+                event = UsageEvent.objects.for_org(organization).create(
+                    organization=organization,
+                    type=type,
+                    description=description[:255],
+                    value=value,
+                    credits=credits,
+                    agent_app_id=agent_app_id,
+                    metadata=metadata or {},
+                    occurred_at=occurred_at,
+                    reference=reference,
+                )
+        except IntegrityError:
+            if reference is None:
+                raise
+            return UsageEvent.all_orgs.get(reference=reference)
+        _rollup_add(organization_id=organization.pk, day=utc_day(occurred_at), type=type, value=value or 0, credits=credits)
+    return event
+
+
+def _rollup_add(*, organization_id, day: date, type: str, value: int, credits: int) -> None:
+    # F() increments: concurrent events of the same day add up instead of overwriting each other.
+    increments = {"events": F("events") + 1, "value": F("value") + value, "credits": F("credits") + credits}
+    row = UsageDaily.all_orgs.filter(organization_id=organization_id, day=day, type=type)
+    if row.update(**increments):
+        return
+    try:
+        with transaction.atomic():
+            UsageDaily.all_orgs.create(organization_id=organization_id, day=day, type=type, events=1, value=value, credits=credits)
+    except IntegrityError:
+        # A concurrent first event of the day created the row between our update and insert.
+        row.update(**increments)
+
+
+def usage_rollup_rebuild(*, organization, start: date | None = None, end: date | None = None) -> int:
+    """Recompute the daily rollups of ``organization`` from its events (inclusive UTC days).
+
+    For events written in bulk without ``usage_event_record`` (seed_usage) and for repair.
+    Returns the number of rollup rows written.
+    """
+    events = UsageEvent.objects.for_org(organization)
+    rollups = UsageDaily.objects.for_org(organization)
+    if start is not None:
+        events = events.filter(occurred_at__gte=utc_midnight(start))
+        rollups = rollups.filter(day__gte=start)
+    if end is not None:
+        events = events.filter(occurred_at__lt=utc_midnight(end + timedelta(days=1)))
+        rollups = rollups.filter(day__lte=end)
+    grouped = (
+        events.annotate(day=TruncDate("occurred_at", tzinfo=UTC))
+        .values("day", "type")
+        .annotate(n=Count("id"), v=Coalesce(Sum("value"), 0), c=Coalesce(Sum("credits"), 0))
+        .order_by()
     )
+    with transaction.atomic():
+        rollups.delete()
+        rows = [
+            UsageDaily(organization=organization, day=g["day"], type=g["type"], events=g["n"], value=g["v"], credits=g["c"])
+            for g in grouped
+        ]
+        UsageDaily.all_orgs.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+# --- API calls --------------------------------------------------------------------------------
+
+
+def api_call_counter_key(organization_id, day: date) -> str:
+    return f"apicalls:{organization_id}:{day.isoformat()}"
+
+
+def api_call_count(*, organization_id) -> None:
+    """Count one authenticated /api request of an organization: a cache increment, no database write
+    (except one registration row per organization and day)."""
+    day = utc_day(timezone.now())
+    key = api_call_counter_key(organization_id, day)
+    try:
+        cache.incr(key)
+        return
+    except ValueError:
+        pass  # no counter yet today (or it expired)
+    if cache.add(key, 1, timeout=API_CALL_COUNTER_TTL):
+        # First count of the day: make sure the flush task knows this counter exists.
+        ApiCallDaily.all_orgs.get_or_create(organization_id=organization_id, day=day)
+    else:
+        cache.incr(key)  # another request created it between our incr and add
+
+
+def usage_rollup_flush(*, days_back: int = 3) -> int:
+    """Move API-call counters from the cache into ApiCallDaily. Returns the number of calls moved.
+
+    Safe to run concurrently with requests and with itself: each flush subtracts from the counter
+    exactly what it adds to the row, so row + counter always equals every request counted, however
+    flushes and increments interleave (a counter may briefly go negative; readers add it as is).
+    """
+    since = utc_day(timezone.now()) - timedelta(days=days_back)
+    moved = 0
+    pending = list(ApiCallDaily.all_orgs.filter(day__gte=since).values_list("pk", "organization_id", "day"))
+    keys = {api_call_counter_key(org_id, day): pk for pk, org_id, day in pending}
+    for key, value in cache.get_many(list(keys)).items():
+        if not value:
+            continue
+        with transaction.atomic():
+            ApiCallDaily.all_orgs.filter(pk=keys[key]).update(count=F("count") + value)
+            # Inside the transaction: if the cache refuses the decrement, the row update rolls back.
+            cache.decr(key, value)
+        moved += value
+    return moved
+
+
+def api_calls_unflushed(*, organization_id, days: list[date]) -> dict[date, int]:
+    """Counts still in the cache for these days (added to the rollup rows by readers)."""
+    keys = {api_call_counter_key(organization_id, day): day for day in days}
+    return {keys[key]: int(value) for key, value in cache.get_many(list(keys)).items() if value}
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = ["id", "occurred_at", "type", "description", "value", "credits", "agent_app_id", "metadata"]
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: str) -> str:
+    # Spreadsheet formula injection: a description such as "=HYPERLINK(...)" comes from user
+    # input (app names); a leading quote makes spreadsheets show it as text.
+    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+
+
+def usage_export_create(*, organization, actor, format: str, start_date: date, end_date: date) -> UsageExport:
+    """Write every usage event of the inclusive UTC date range to a file in storage.
+
+    Streams: rows come from a database cursor in chunks into a temporary file, which storage then
+    copies (multipart on S3), so memory stays flat however many events there are.
+    """
+    start, end = utc_midnight(start_date), utc_midnight(end_date + timedelta(days=1))
+    rows = (
+        UsageEvent.objects.for_org(organization)
+        .filter(occurred_at__gte=start, occurred_at__lt=end)
+        .order_by("occurred_at", "id")
+        .values_list("id", "occurred_at", "type", "description", "value", "credits", "agent_app_id", "metadata")
+    )
+    export_id = uuid.uuid4()
+    key = f"exports/{organization.pk}/{export_id}.{format}"
+    count = 0
+    with tempfile.TemporaryFile(mode="w+b") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        if format == "csv":
+            writer = csv.writer(text)
+            writer.writerow(EXPORT_COLUMNS)
+            for id_, at, type_, description, value, credits, app_id, metadata in rows.iterator(chunk_size=EXPORT_CHUNK_ROWS):
+                writer.writerow(
+                    [
+                        id_,
+                        at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                        type_,
+                        _csv_text(description),
+                        "" if value is None else value,
+                        credits,
+                        app_id or "",
+                        _csv_text(json.dumps(metadata, separators=(",", ":"))) if metadata else "",
+                    ]
+                )
+                count += 1
+        else:
+            text.write('{"events": [')
+            for id_, at, type_, description, value, credits, app_id, metadata in rows.iterator(chunk_size=EXPORT_CHUNK_ROWS):
+                item = {
+                    "id": str(id_),
+                    "occurred_at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                    "type": type_,
+                    "description": description,
+                    "value": value,
+                    "credits": credits,
+                    "agent_app_id": str(app_id) if app_id else None,
+                    "metadata": metadata,
+                }
+                text.write(("\n" if count == 0 else ",\n") + json.dumps(item, separators=(",", ":")))
+                count += 1
+            text.write("\n]}\n")
+        text.flush()
+        size = raw.tell()
+        raw.seek(0)
+        text.detach()
+        # Storage I/O outside any transaction (it may be a slow S3 upload).
+        stored_key = default_storage.save(key, File(raw, name=key))
+    expires_at = timezone.now() + timedelta(seconds=EXPORT_LINK_SECONDS)
+    export = UsageExport.objects.for_org(organization).create(
+        id=export_id,
+        organization=organization,
+        requested_by=actor,
+        format=format,
+        start_date=start_date,
+        end_date=end_date,
+        storage_key=stored_key,
+        rows=count,
+        size=size,
+        expires_at=expires_at,
+    )
+    return export
+
+
+def usage_exports_purge(*, now: datetime | None = None) -> int:
+    """Delete the files of expired exports (their links no longer work). Safe to run twice."""
+    now = now or timezone.now()
+    purged = 0
+    for export in UsageExport.all_orgs.filter(expires_at__lte=now, deleted_at__isnull=True).iterator():
+        default_storage.delete(export.storage_key)
+        # Compare-and-set: a concurrent purge counts the file once.
+        purged += UsageExport.all_orgs.filter(pk=export.pk, deleted_at__isnull=True).update(deleted_at=now)
+    return purged

@@ -1,0 +1,86 @@
+from datetime import UTC
+
+from rest_framework import serializers
+
+from billing.api.serializers import StrictIntegerField
+from pixell.api.fields import StrictCharField
+from usage.models import ExportFormat
+
+MAX_EXPORT_DAYS = 366
+
+
+class MetricsOutputSerializer(serializers.Serializer):
+    invocations = serializers.IntegerField()
+    invocationsChange = serializers.FloatField()  # noqa: N815 - the seed's keys
+    packagesUploaded = serializers.IntegerField()  # noqa: N815
+    packagesChange = serializers.FloatField()  # noqa: N815
+    apiCalls = serializers.IntegerField()  # noqa: N815
+    apiCallsChange = serializers.FloatField()  # noqa: N815
+    creditsUsed = serializers.IntegerField()  # noqa: N815
+    creditsChange = serializers.FloatField()  # noqa: N815
+
+
+class ChartPointSerializer(serializers.Serializer):
+    date = serializers.CharField(help_text='"Mon DD"')
+    iso_date = serializers.DateField()
+    invocations = serializers.IntegerField()
+    credits = serializers.IntegerField()
+
+
+class ChartOutputSerializer(serializers.Serializer):
+    data = ChartPointSerializer(many=True)
+
+
+class ActivityEventSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.CharField()
+    description = serializers.CharField()
+    value = serializers.IntegerField(required=False, help_text="Only where meaningful (e.g. invocations: how many)")
+    timestamp = serializers.DateTimeField(source="occurred_at")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("value") is None:
+            data.pop("value", None)
+        return data
+
+
+class ActivityOutputSerializer(serializers.Serializer):
+    events = ActivityEventSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class ExportInputSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=ExportFormat.values)
+    startDate = serializers.DateField()  # noqa: N815 - the seed's keys
+    endDate = serializers.DateField()  # noqa: N815
+
+    def validate(self, attrs):
+        start, end = attrs["startDate"], attrs["endDate"]
+        if end < start:
+            raise serializers.ValidationError({"endDate": ["Must not be before startDate."]})
+        if (end - start).days + 1 > MAX_EXPORT_DAYS:
+            raise serializers.ValidationError({"endDate": [f"An export covers at most {MAX_EXPORT_DAYS} days."]})
+        return attrs
+
+
+class ExportOutputSerializer(serializers.Serializer):
+    downloadUrl = serializers.URLField()  # noqa: N815
+    expiresAt = serializers.DateTimeField()  # noqa: N815
+
+
+class InvocationReportInputSerializer(serializers.Serializer):
+    id = StrictCharField(max_length=150)
+    agent_app_id = StrictCharField(max_length=64)
+    count = StrictIntegerField(min_value=1)
+    credits = StrictIntegerField(min_value=0)
+    timestamp = serializers.DateTimeField(default_timezone=UTC)
+
+
+class InvocationReportOutputSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    agent_app_id = serializers.UUIDField()
+    count = serializers.IntegerField()
+    credits = serializers.IntegerField()
+    balance_after = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()

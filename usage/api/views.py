@@ -1,0 +1,136 @@
+"""Usage API (seed §7, CONTRACT §8) and the runtime's invocation reports (CONTRACT §6)."""
+
+import hmac
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.services import invocation_report_apply
+from organizations.models import Role
+from pixell.api.exceptions import AuthenticationFailed, ValidationError
+from pixell.api.pagination import paginate, parse_limit
+from pixell.api.schema import errors
+from pixell.api.viewsets import OrgScopedAPIView
+from usage import selectors, services
+from usage.api import serializers as s
+
+MAX_DAYS = 365
+
+
+def _days_param(request, *, default: int = 30) -> int:
+    raw = request.query_params.get("days")
+    if raw in (None, ""):
+        return default
+    try:
+        days = int(raw)
+    except ValueError as exc:
+        raise ValidationError("days must be an integer", details={"days": ["A valid integer is required."]}) from exc
+    if not 1 <= days <= MAX_DAYS:
+        raise ValidationError(f"days must be between 1 and {MAX_DAYS}", details={"days": [f"Must be between 1 and {MAX_DAYS}."]})
+    return days
+
+
+_DAYS = OpenApiParameter("days", int, description=f"UTC days, today included: 1–{MAX_DAYS}, default 30")
+
+
+class UsageMetricsView(OrgScopedAPIView):
+    @extend_schema(parameters=[_DAYS], responses={200: s.MetricsOutputSerializer, **errors(400, 401, 404)})
+    def get(self, request):
+        return Response(selectors.usage_metrics(organization=self.organization, days=_days_param(request)))
+
+
+class UsageChartView(OrgScopedAPIView):
+    @extend_schema(parameters=[_DAYS], responses={200: s.ChartOutputSerializer, **errors(400, 401, 404)})
+    def get(self, request):
+        return Response({"data": selectors.usage_chart(organization=self.organization, days=_days_param(request))})
+
+
+class UsageActivityView(OrgScopedAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", int, description="1–100, default 20"),
+            OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
+        ],
+        responses={200: s.ActivityOutputSerializer, **errors(400, 401, 404)},
+    )
+    def get(self, request):
+        rows, next_cursor = paginate(
+            selectors.usage_activity_queryset(organization=self.organization),
+            cursor=request.query_params.get("cursor"),
+            limit=parse_limit(request.query_params.get("limit"), default=20),
+            time_field="occurred_at",
+        )
+        return Response(s.ActivityOutputSerializer({"events": rows, "next_cursor": next_cursor}).data)
+
+
+class UsageExportView(OrgScopedAPIView):
+    required_roles = {"POST": Role.ADMIN}
+
+    @extend_schema(request=s.ExportInputSerializer, responses={200: s.ExportOutputSerializer, **errors(400, 401, 403, 404)})
+    def post(self, request):
+        serializer = s.ExportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        export = services.usage_export_create(
+            organization=self.organization,
+            actor=self.actor,
+            format=data["format"],
+            start_date=data["startDate"],
+            end_date=data["endDate"],
+        )
+        return Response(
+            s.ExportOutputSerializer(
+                {"downloadUrl": selectors.usage_export_download_url(export=export), "expiresAt": export.expires_at}
+            ).data
+        )
+
+
+class RuntimeInvocationsView(APIView):
+    """The agent runtime reports invocations; it authenticates with PIXELL_RUNTIME_SECRET only."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=s.InvocationReportInputSerializer,
+        responses={200: s.InvocationReportOutputSerializer, **errors(400, 401, 402, 404)},
+        auth=[],
+        description="Called by the agent runtime with `Authorization: Bearer <PIXELL_RUNTIME_SECRET>`. "
+        "`id` makes a report idempotent: a repeated id returns the first report's answer and charges nothing.",
+    )
+    def post(self, request):
+        _check_runtime_secret(request)
+        serializer = s.InvocationReportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        event = invocation_report_apply(
+            report_id=data["id"],
+            agent_app_id=data["agent_app_id"],
+            count=data["count"],
+            credits=data["credits"],
+            occurred_at=data["timestamp"],
+        )
+        # Built from the stored event, so a repeated report gets the first report's answer.
+        return Response(
+            s.InvocationReportOutputSerializer(
+                {
+                    "id": event.metadata.get("report_id"),
+                    "agent_app_id": event.agent_app_id,
+                    "count": event.value,
+                    "credits": event.credits,
+                    "balance_after": event.metadata.get("balance_after"),
+                    "timestamp": event.occurred_at,
+                }
+            ).data
+        )
+
+
+def _check_runtime_secret(request) -> None:
+    secret = settings.PIXELL_RUNTIME_SECRET
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    # Unset secret: nobody is the runtime. compare_digest: no timing oracle on the secret.
+    if not secret or scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), secret.encode()):
+        raise AuthenticationFailed("Invalid runtime credentials")
