@@ -4,9 +4,14 @@ It runs as middleware, not as a DRF throttle, so that 404s of unknown paths and 
 headers too (CONTRACT §9).
 """
 
+import logging
+
 from pixell.api import ratelimit
 from pixell.api.authentication import identify
 from pixell.api.exceptions import AuthenticationFailed, json_error
+from usage.services import api_call_count
+
+logger = logging.getLogger(__name__)
 
 
 class ApiMiddleware:
@@ -28,4 +33,17 @@ class ApiMiddleware:
         response = self.get_response(request)
         for name, value in result["headers"].items():
             response[name] = value
+        _count_api_call(request)
         return response
+
+
+def _count_api_call(request) -> None:
+    """Usage metrics' apiCalls (CONTRACT §8): requests that reached an organization route (the base
+    view sets ``pixell_organization``). A cache increment, never a database write per request."""
+    organization = getattr(request, "pixell_organization", None)
+    if organization is None:
+        return
+    try:
+        api_call_count(organization_id=organization.pk)
+    except Exception:  # counting must never break the response it counts
+        logger.warning("Could not count an API call of %s", organization.pk, exc_info=True)
