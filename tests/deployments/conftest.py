@@ -60,3 +60,77 @@ def deploy(client, app, version: str = "1.0.0", *, data: bytes | None = None, he
     return client.post(
         f"/api/agent-apps/{app.id}/packages/deploy", body, format="multipart", **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
     )
+
+
+# --- a real local HTTP server (webhook receiver, runtime stand-in) -----------------------------
+
+import json as _json  # noqa: E402
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+
+class Recorder:
+    """Answers requests from a script and records them.
+
+    ``responses``: a list of (status, body dict | bytes) used in order (the last one repeats), or a
+    callable(request_dict) -> (status, body). Recorded requests: method, path, headers, body bytes.
+    """
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.responses: list | None = [(200, {"ok": True})]
+        self.handler = None
+        self.lock = threading.Lock()
+        self.url = ""
+
+    def answer(self, request: dict):
+        with self.lock:
+            self.requests.append(request)
+            if self.handler is not None:
+                return self.handler(request)
+            index = min(len(self.requests) - 1, len(self.responses) - 1)
+            return self.responses[index]
+
+
+def _make_handler(recorder: Recorder):
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, payload = recorder.answer(
+                {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+            )
+            data = payload if isinstance(payload, bytes) else _json.dumps(payload).encode()
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", recorder.url + "/elsewhere")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def http_server():
+    recorder = Recorder()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(recorder))
+    recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield recorder
+    server.shutdown()
+    server.server_close()
+
+
+def stored_package_files(settings) -> set[str]:
+    from pathlib import Path
+
+    root = Path(settings.MEDIA_ROOT) / "packages"
+    return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
