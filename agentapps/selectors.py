@@ -94,7 +94,7 @@ def package_get_for_download(*, package_id) -> Package | None:
     pk = _uuid(package_id)
     if pk is None:
         return None
-    return Package.all_orgs.select_related("agent_app").filter(pk=pk, deleted_at__isnull=True).first()
+    return Package.all_orgs.filter(pk=pk, deleted_at__isnull=True).first()
 
 
 def signing_key_list(*, organization) -> QuerySet:

@@ -132,9 +132,17 @@ def download_signature_valid(package_id, expires_raw: str | None, sig: str | Non
     return constant_time_compare(download_signature(package_id, expires), sig)
 
 
-def download_url(*, package, request=None, filename: str | None = None) -> str:
+def package_filename(package) -> str:
+    """<manifest name>-<version>.apkg, as ``pixell build`` names it; names are ^[a-z][a-z0-9-]*$."""
+    name = (package.manifest or {}).get("name")
+    if not isinstance(name, str) or not name:
+        name = "package"
+    return f"{name}-{package.version}.apkg"
+
+
+def download_url(*, package, request=None) -> str:
     """The package's ``s3_url``: presigned on S3, else our signed, expiring download link."""
-    filename = filename or f"{package.version}.apkg"
+    filename = package_filename(package)
     if storage_is_s3():
         return default_storage.url(
             package.file.name,
