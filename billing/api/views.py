@@ -89,7 +89,8 @@ class StripeWebhookView(APIView):
             event = json.loads(payload)
         except stripe.SignatureVerificationError as exc:
             raise ValidationError("Invalid Stripe signature", details={"Stripe-Signature": [str(exc)[:200]]}) from exc
-        except ValueError as exc:  # not UTF-8 or not JSON
+        except (ValueError, AttributeError, TypeError, KeyError) as exc:
+            # Not UTF-8, not JSON, or JSON that is not an object (the library chokes on arrays).
             raise ValidationError("Malformed webhook payload") from exc
         if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
             raise ValidationError("Malformed Stripe event: id and type are required")
