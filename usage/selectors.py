@@ -38,12 +38,13 @@ def usage_metrics(*, organization, days: int = 30, today: date | None = None) ->
     invocations = Q(type=UsageEventType.INVOCATION)
     uploads = Q(type=UsageEventType.PACKAGE_UPLOAD)
     sums = UsageDaily.objects.for_org(organization).filter(day__gte=prev_first, day__lte=last).aggregate(
-        invocations=Coalesce(Sum("value", filter=invocations & current), 0),
-        invocations_prev=Coalesce(Sum("value", filter=invocations & previous), 0),
-        packages=Coalesce(Sum("events", filter=uploads & current), 0),
-        packages_prev=Coalesce(Sum("events", filter=uploads & previous), 0),
-        credits=Coalesce(Sum("credits", filter=current), 0),
-        credits_prev=Coalesce(Sum("credits", filter=previous), 0),
+        # Aliases must not shadow the summed columns' names.
+        n_invocations=Coalesce(Sum("value", filter=invocations & current), 0),
+        n_invocations_prev=Coalesce(Sum("value", filter=invocations & previous), 0),
+        n_packages=Coalesce(Sum("events", filter=uploads & current), 0),
+        n_packages_prev=Coalesce(Sum("events", filter=uploads & previous), 0),
+        n_credits=Coalesce(Sum("credits", filter=current), 0),
+        n_credits_prev=Coalesce(Sum("credits", filter=previous), 0),
     )
     calls = ApiCallDaily.objects.for_org(organization).filter(day__gte=prev_first, day__lte=last).aggregate(
         current=Coalesce(Sum("count", filter=current), 0), previous=Coalesce(Sum("count", filter=previous), 0)
@@ -53,14 +54,14 @@ def usage_metrics(*, organization, days: int = 30, today: date | None = None) ->
     for day, count in api_calls_unflushed(organization_id=organization.pk, days=all_days).items():
         calls["current" if day >= first else "previous"] += count
     return {
-        "invocations": sums["invocations"],
-        "invocationsChange": percent_change(sums["invocations"], sums["invocations_prev"]),
-        "packagesUploaded": sums["packages"],
-        "packagesChange": percent_change(sums["packages"], sums["packages_prev"]),
+        "invocations": sums["n_invocations"],
+        "invocationsChange": percent_change(sums["n_invocations"], sums["n_invocations_prev"]),
+        "packagesUploaded": sums["n_packages"],
+        "packagesChange": percent_change(sums["n_packages"], sums["n_packages_prev"]),
         "apiCalls": calls["current"],
         "apiCallsChange": percent_change(calls["current"], calls["previous"]),
-        "creditsUsed": sums["credits"],
-        "creditsChange": percent_change(sums["credits"], sums["credits_prev"]),
+        "creditsUsed": sums["n_credits"],
+        "creditsChange": percent_change(sums["n_credits"], sums["n_credits_prev"]),
     }
 
 
@@ -73,8 +74,8 @@ def usage_chart(*, organization, days: int = 30, today: date | None = None) -> l
         .filter(day__gte=first, day__lte=last)
         .values("day")
         .annotate(
-            invocations=Coalesce(Sum("value", filter=Q(type=UsageEventType.INVOCATION)), 0),
-            credits=Coalesce(Sum("credits"), 0),
+            n_invocations=Coalesce(Sum("value", filter=Q(type=UsageEventType.INVOCATION)), 0),
+            n_credits=Coalesce(Sum("credits"), 0),
         )
         .order_by()
     }
@@ -86,8 +87,8 @@ def usage_chart(*, organization, days: int = 30, today: date | None = None) -> l
             {
                 "date": day.strftime("%b %d"),
                 "iso_date": day.isoformat(),
-                "invocations": row["invocations"] if row else 0,
-                "credits": row["credits"] if row else 0,
+                "invocations": row["n_invocations"] if row else 0,
+                "credits": row["n_credits"] if row else 0,
             }
         )
     return data
