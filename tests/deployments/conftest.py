@@ -122,7 +122,7 @@ def http_server():
     recorder = Recorder()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(recorder))
     recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield recorder
     server.shutdown()
