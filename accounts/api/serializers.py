@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from pixell.api.fields import StrictBooleanField, StrictCharField, StrictEmailField
+from pixell.api.schema import MessageSerializer  # noqa: F401 - re-exported for the views
 
 
 # --- input ----------------------------------------------------------------------------------
@@ -67,10 +68,6 @@ class RefreshOutputSerializer(serializers.Serializer):
 class SignupOutputSerializer(serializers.Serializer):
     message = serializers.CharField()
     user = UserBriefSerializer()
-
-
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
 
 
 class SessionOrganizationSerializer(serializers.Serializer):

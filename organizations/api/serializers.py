@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from organizations.models import Role
 from pixell.api.fields import StrictBooleanField, StrictCharField, StrictEmailField
+from pixell.api.schema import MessageSerializer  # noqa: F401 - re-exported for the views
 
 
 # --- input ----------------------------------------------------------------------------------
@@ -138,7 +139,3 @@ class ApiKeyRotatedSerializer(serializers.Serializer):
 
 class ApiKeyRotateOutputSerializer(serializers.Serializer):
     apiKey = ApiKeyRotatedSerializer()
-
-
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()

@@ -62,3 +62,10 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         status: OpenApiResponse(response=ErrorEnvelopeSerializer, description=_DESCRIPTIONS.get(status, "Error"))
         for status in statuses
     }
+
+
+class MessageSerializer(serializers.Serializer):
+    """``{"message": …}``, the seed's answer to deletes and other actions. Shared, so the schema has
+    one ``Message`` component (drf-spectacular refuses two classes with the same name)."""
+
+    message = serializers.CharField()
