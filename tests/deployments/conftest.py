@@ -134,3 +134,6 @@ def stored_package_files(settings) -> set[str]:
 
     root = Path(settings.MEDIA_ROOT) / "packages"
     return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+from tests.kit_server import kit_live_server, kit_server  # noqa: E402,F401  (live server on the kit's port 4000)
