@@ -1,0 +1,99 @@
+"""In a real browser (Debian's Chromium through Playwright, TOOLING.md): the API docs render with
+every outside request blocked, and an organization member signs in to the dashboard."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.urls import Resolver404, resolve
+
+from billing.models import TransactionType
+from billing.services import credits_apply
+from tests.factories import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's Chromium is not installed at /usr/bin/chromium (`make test` installs it when run as root)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of fixtures and tests
+    # are still plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.outside_requests = []
+
+    def only_our_server(route):
+        url = route.request.url
+        if url.startswith(live_server.url) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            page.outside_requests.append(url)
+            route.abort()
+
+    page.route("**/*", only_our_server)
+    yield page
+    context.close()
+
+
+def test_api_docs_render_with_the_internet_blocked(page, live_server):
+    page.goto(f"{live_server.url}/api/docs/")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "Pixell Agent Cloud API" in page.inner_text(".swagger-ui .info .title")
+    assert page.outside_requests == []
+
+
+def _routed(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def test_member_signs_in_and_sees_the_overview_with_credits(page, live_server, owner, org):
+    if not (_routed("/login/") and _routed("/dashboard/")):
+        pytest.skip("the dashboard's /login/ and /dashboard/ pages are not routed in this build")
+    credits_apply(organization=org, amount=1234, type=TransactionType.BONUS, description="Browser test")
+    org.refresh_from_db()
+
+    page.goto(f"{live_server.url}/dashboard/")
+    assert "/login/" in page.url  # signed-out visitors are sent to sign in
+    page.locator("input[type=email], input[name=email], input[name=username]").first.fill(owner.email)
+    page.locator("input[type=password]").first.fill(PASSWORD)
+    page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.wait_for_url("**/dashboard/")
+
+    text = page.inner_text("main")
+    assert org.name in page.content()
+    assert f"{org.credits}" in text or f"{org.credits:,}" in text, text
+    assert page.locator('nav[aria-label="Dashboard"] >> text=Overview').count() == 1
+    assert page.outside_requests == []
