@@ -227,10 +227,6 @@ class WebhookEnvelopeSerializer(serializers.Serializer):
     webhook = WebhookCreatedSerializer()
 
 
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
-
-
 class _Attempt(serializers.Serializer):
     number = serializers.IntegerField()
     requested_at = serializers.DateTimeField()

@@ -20,7 +20,7 @@ from deployments.presenters import deployment_body, delivery_body, iso, webhook_
 from organizations.models import Role
 from pixell.api.exceptions import AuthenticationFailed, ValidationError
 from pixell.api.pagination import parse_limit
-from pixell.api.schema import errors
+from pixell.api.schema import MessageSerializer, errors
 from pixell.api.viewsets import OrgScopedAPIView
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -224,7 +224,7 @@ class WebhookListView(_WebhookView):
 
 
 class WebhookDetailView(_WebhookView):
-    @extend_schema(responses={200: s.MessageSerializer, **errors(401, 403, 404, 429)}, summary="Delete a webhook")
+    @extend_schema(responses={200: MessageSerializer, **errors(401, 403, 404, 429)}, summary="Delete a webhook")
     def delete(self, request, app_id, webhook_id):
         services.webhook_delete(webhook=self.webhook(app_id, webhook_id))
         return Response({"message": "Webhook deleted successfully"})
