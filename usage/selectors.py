@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from usage.models import ApiCallDaily, UsageDaily, UsageEvent, UsageEventType, UsageExport
-from usage.services import api_calls_unflushed, utc_day
+from usage.services import API_CALL_COUNTER_DAYS, api_calls_unflushed, utc_day
 
 _EXPORT_SALT = "pixell.usage-export"
 
@@ -49,9 +49,9 @@ def usage_metrics(*, organization, days: int = 30, today: date | None = None) ->
     calls = ApiCallDaily.objects.for_org(organization).filter(day__gte=prev_first, day__lte=last).aggregate(
         current=Coalesce(Sum("count", filter=current), 0), previous=Coalesce(Sum("count", filter=previous), 0)
     )
-    # Requests counted since the last flush are still in the cache.
-    all_days = [prev_first + timedelta(days=i) for i in range(2 * days)]
-    for day, count in api_calls_unflushed(organization_id=organization.pk, days=all_days).items():
+    # Requests counted since the last flush are still in the cache (counters live a few days).
+    recent = [last - timedelta(days=i) for i in range(min(2 * days, API_CALL_COUNTER_DAYS + 1))]
+    for day, count in api_calls_unflushed(organization_id=organization.pk, days=recent).items():
         calls["current" if day >= first else "previous"] += count
     return {
         "invocations": sums["n_invocations"],

@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 # Counters of API calls live this long in the cache; the flush task moves them every minute, so
 # only an outage of the worker longer than this loses counts.
-API_CALL_COUNTER_TTL = 3 * 24 * 3600
+API_CALL_COUNTER_DAYS = 3
+API_CALL_COUNTER_TTL = API_CALL_COUNTER_DAYS * 24 * 3600
 EXPORT_LINK_SECONDS = 24 * 3600
 EXPORT_CHUNK_ROWS = 2000
 
@@ -144,7 +145,7 @@ def api_call_count(*, organization_id) -> None:
         cache.incr(key)  # another request created it between our incr and add
 
 
-def usage_rollup_flush(*, days_back: int = 3) -> int:
+def usage_rollup_flush(*, days_back: int = API_CALL_COUNTER_DAYS) -> int:
     """Move API-call counters from the cache into ApiCallDaily. Returns the number of calls moved.
 
     Safe to run concurrently with requests and with itself: each flush subtracts from the counter
