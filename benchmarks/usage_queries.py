@@ -2,11 +2,12 @@
 latency of GET /api/usage/metrics and GET /api/usage/chart?days=365 beside a bare indexed COUNT
 over the same window, and the peak RSS of exporting a year of those events.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pixell_bench .venv/bin/python benchmarks/usage_queries.py
+    .venv/bin/python benchmarks/usage_queries.py [--events N] [--repeat R] [--keep]
 
-Options: --events N (default 1,000,000; seeded once with ``seed_usage``, reused by later runs),
---repeat R (default 30). Goals: each endpoint under 50 ms and under 3x its COUNT; export peak RSS
-under 100 MiB. Exits non-zero when a goal is missed.
+Runs in its own database ``pixell_bench_usage`` and Redis DB 14 (benchmarks/harness.py), seeded
+with ``seed_usage``; ``--keep`` leaves the seeded database for the next run (which then reuses it).
+Goals: each endpoint under 50 ms and under 3x its COUNT; export peak RSS under 100 MiB. Exits
+non-zero when a goal is missed.
 """
 
 import argparse
@@ -14,18 +15,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pixell.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-secret-key-not-for-production-0123456789")
-os.environ.setdefault("DEBUG", "false")  # DEBUG would keep every SQL statement in memory
-os.environ.setdefault("PIXELL_HTTPS", "false")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
-os.environ.setdefault("PIXELL_DATA_DIR", str(Path(tempfile.gettempdir()) / "pixell-usage-bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import bench_environment, create_database, drop_database, flush_redis, setup_django  # noqa: E402
 
 ORG_NAME = "Usage benchmark"
 RSS_LIMIT_MIB = 100
@@ -54,7 +49,7 @@ def export_child(org_id: str) -> None:
     """Runs in a fresh process so VmHWM measures this export alone."""
     import django
 
-    django.setup()
+    django.setup()  # the parent's environment (benchmarks/harness.py), inherited
     from datetime import timedelta
 
     from django.core.files.storage import default_storage
@@ -78,15 +73,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the seeded database")
     parser.add_argument("--export-child", metavar="ORG_ID", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_child:
         export_child(args.export_child)
         return 0
 
-    import django
-
-    django.setup()
+    env = bench_environment("usage", redis_db=14)
+    if not args.keep or not _database_exists(env):
+        create_database(env)
+    flush_redis(env)
+    setup_django(env)  # migrates; the export child inherits this environment
     from datetime import timedelta
 
     from django.core.management import call_command
@@ -99,10 +97,6 @@ def main() -> int:
     from usage.selectors import day_window
     from usage.services import utc_midnight
 
-    if connection.vendor != "postgresql":
-        print("This benchmark needs PostgreSQL: set DATABASE_URL=postgres://…", file=sys.stderr)
-        return 2
-    call_command("migrate", verbosity=0)
     org = None
     for candidate in Organization.objects.filter(name=ORG_NAME).order_by("-created_at"):
         if UsageEvent.objects.for_org(candidate).count() == args.events:
@@ -151,7 +145,20 @@ def main() -> int:
         f"peak RSS {float(peak_mib):.1f} MiB (after Django setup {float(baseline_mib):.1f} MiB; goal < {RSS_LIMIT_MIB} MiB)"
     )
     print("all goals met" if ok else "GOAL MISSED")
+    if not args.keep:
+        drop_database(env)
     return 0 if ok else 1
+
+
+def _database_exists(env) -> bool:
+    import urllib.parse
+
+    import psycopg
+
+    name = urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/")
+    server = urllib.parse.urlsplit(env["DATABASE_URL"])._replace(path="/postgres").geturl()
+    with psycopg.connect(server, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
 
 
 if __name__ == "__main__":
