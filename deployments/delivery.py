@@ -93,19 +93,21 @@ def deployment_event_payload(*, deployment: Deployment, event: str, now: datetim
     }
 
 
-def webhook_event_emit(*, deployment: Deployment, event: str) -> list[WebhookDelivery]:
+def webhook_event_emit(*, deployment, event: str, agent_app_id=None) -> list[WebhookDelivery]:
     """Create a delivery for each active webhook of the app subscribed to ``event``.
 
     Call inside the transaction that changes the deployment's status: the deliveries exist if and
-    only if the change committed, and their messages leave after the commit.
+    only if the change committed, and their messages leave after the commit. ``deployment`` may be
+    a callable returning it (with ``agent_app_id`` given), so the hot path without webhooks costs
+    one query.
     """
-    webhooks = [
-        w
-        for w in Webhook.all_orgs.filter(agent_app_id=deployment.agent_app_id, active=True)
-        if event in (w.events or [])
-    ]
+    if agent_app_id is None:
+        agent_app_id = deployment.agent_app_id
+    webhooks = [w for w in Webhook.all_orgs.filter(agent_app_id=agent_app_id, active=True) if event in (w.events or [])]
     if not webhooks:
         return []
+    if callable(deployment):
+        deployment = deployment()
     now = timezone.now()
     body = _encode(deployment_event_payload(deployment=deployment, event=event, now=now))
     deliveries = []

@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agentapps.models import Package, PackageStatus
@@ -104,7 +106,7 @@ def _claim(*, deployment_id=None, worker_id: str | None = None, now: datetime | 
         if connection.vendor == "postgresql":
             # Skip rows another worker is claiming right now instead of queueing behind its lock.
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        row = candidates.only("id", "attempts").first()
+        row = candidates.only("id", "attempts", "agent_app_id").first()
         if row is None:
             return None
         attempt = row.attempts + 1
@@ -113,14 +115,17 @@ def _claim(*, deployment_id=None, worker_id: str | None = None, now: datetime | 
             worker_id=worker_id,
             attempts=attempt,
             heartbeat_at=now,
+            started_at=Coalesce(F("started_at"), Value(now)),
             not_before=None,
         )
         if won != 1:
             return None
-        Deployment.all_orgs.filter(id=row.id, started_at__isnull=True).update(started_at=now)
         if attempt == 1:
-            deployment = Deployment.all_orgs.select_related("package").get(id=row.id)
-            webhook_event_emit(deployment=deployment, event=WebhookEvent.PROCESSING)
+            webhook_event_emit(
+                deployment=lambda: Deployment.all_orgs.select_related("package").get(id=row.id),
+                event=WebhookEvent.PROCESSING,
+                agent_app_id=row.agent_app_id,
+            )
     return Claim(deployment_id=row.id, worker_id=worker_id, attempt=attempt, last_beat=time.monotonic())
 
 
@@ -144,14 +149,34 @@ def deployment_claim(*, deployment_id, worker_id: str | None = None) -> Claim | 
 # --- running ------------------------------------------------------------------------------------
 
 
-def _step_update(claim: Claim, step: DeploymentStep, **fields) -> None:
-    with transaction.atomic():
-        if claim.owned().update(heartbeat_at=timezone.now()) != 1:
-            raise LostClaim(str(claim.deployment_id))
-        for name, value in fields.items():
-            setattr(step, name, value)
-        step.save(update_fields=[*fields, "updated_at"])
-    claim.last_beat = time.monotonic()
+def _transition(claim: Claim, *, done: DeploymentStep | None = None, done_status: str = StepStatus.COMPLETED,
+                next_step: DeploymentStep | None = None) -> None:
+    """Finish ``done`` and start ``next_step`` in one fenced UPDATE (one round trip, one commit).
+
+    The ``deployment IN (owned)`` condition is the fence: if the job was taken up by another worker,
+    nothing is updated and LostClaim is raised. Progress writes are fenced this way rather than under
+    the deployment's row lock because they are bookkeeping (a recovered job re-runs its unfinished
+    step, and steps are idempotent); terminal transitions lock the row (``_finalize``,
+    ``deployment_fail``).
+    """
+    now = timezone.now()
+    steps = [s for s in (done, next_step) if s is not None]
+    ids = [s.id for s in steps]
+    done_id = done.id if done is not None else None
+    updated = DeploymentStep.objects.filter(id__in=ids, deployment__in=claim.owned().values("id")).update(
+        status=Case(When(id=done_id, then=Value(done_status)), default=Value(StepStatus.PROCESSING)),
+        started_at=Case(When(id=done_id, then=F("started_at")), default=Value(now)),
+        completed_at=Case(When(id=done_id, then=Value(now)), default=Value(None)),
+        error=Case(When(id=done_id, then=F("error")), default=Value(None)),
+        updated_at=now,
+    )
+    if updated != len(ids):
+        raise LostClaim(str(claim.deployment_id))
+    if done is not None:
+        done.status, done.completed_at = done_status, now
+    if next_step is not None:
+        next_step.status, next_step.started_at, next_step.completed_at, next_step.error = StepStatus.PROCESSING, now, None, None
+    claim.beat()  # throttled: a query at most every heartbeat_interval
 
 
 def _load(deployment_id) -> Deployment:
@@ -164,10 +189,10 @@ def deployment_run(claim: Claim, *, sleep=time.sleep) -> Deployment:
         deployment = _load(claim.deployment_id)
         steps = list(DeploymentStep.objects.filter(deployment=deployment).order_by("position"))
         ctx = pipeline.StepContext(deployment=deployment, heartbeat=claim.beat, sleep=sleep)
-        for step in steps:
-            if step.status in (StepStatus.COMPLETED, StepStatus.SKIPPED):
-                continue
-            _step_update(claim, step, status=StepStatus.PROCESSING, started_at=timezone.now(), completed_at=None, error=None)
+        todo = [s for s in steps if s.status not in (StepStatus.COMPLETED, StepStatus.SKIPPED)]
+        if todo:
+            _transition(claim, next_step=todo[0])
+        for index, step in enumerate(todo):
             try:
                 if step.name == "finalize":
                     _finalize(claim, ctx, step)
@@ -180,7 +205,8 @@ def deployment_run(claim: Claim, *, sleep=time.sleep) -> Deployment:
                 _release(claim, step, str(exc))
                 break
             status = StepStatus.SKIPPED if outcome == StepStatus.SKIPPED else StepStatus.COMPLETED
-            _step_update(claim, step, status=status, completed_at=timezone.now())
+            following = todo[index + 1] if index + 1 < len(todo) else None
+            _transition(claim, done=step, done_status=status, next_step=following)
     except LostClaim:
         logger.warning("deployment %s: claim %s lost; another worker owns it now", claim.deployment_id, claim.worker_id)
     except Exception as exc:  # a bug must still end the job: fail and refund, never leave it processing
@@ -217,7 +243,8 @@ def _finalize(claim: Claim, ctx: pipeline.StepContext, step: DeploymentStep) -> 
         Deployment.all_orgs.filter(id=claim.deployment_id).update(
             status=DeploymentStatus.COMPLETED, completed_at=now, heartbeat_at=now, error=None
         )
-        deployment = _load(claim.deployment_id)
+        deployment = ctx.deployment
+        deployment.status, deployment.completed_at, deployment.error = DeploymentStatus.COMPLETED, now, None
         webhook_event_emit(deployment=deployment, event=WebhookEvent.COMPLETED)
 
 
