@@ -133,7 +133,12 @@ AWS_S3_REGION_NAME = env.get_str("AWS_S3_REGION_NAME", "us-east-1")
 def _s3_transfer_config():
     from boto3.s3.transfer import TransferConfig
 
-    return TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=2)
+    config = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=2)
+    # 5 MiB parts (S3's minimum), 2 sent at a time, at most 2 held in memory: s3transfer reads up
+    # to 10 parts ahead by default, which grew a 100 MiB upload's peak RSS by 70-90 MiB with 8 MiB
+    # parts; this keeps it under 20 MiB (benchmarks/package_upload.py --storage s3).
+    config.max_in_memory_upload_chunks = 2
+    return config
 
 
 if AWS_STORAGE_BUCKET_NAME:
@@ -153,7 +158,6 @@ if AWS_STORAGE_BUCKET_NAME:
             "default_acl": None,
             # Spool at most 8 MiB of a read in memory (TOOLING: bounded RSS on large packages).
             "max_memory_size": 8 * 1024 * 1024,
-            # 8 MiB parts, 2 at a time: a 100 MiB upload holds ~3 parts in memory, not 10+ (TOOLING).
             "transfer_config": _s3_transfer_config(),
         },
     }
