@@ -1,9 +1,9 @@
 """Where package bytes live: ``default_storage`` (django-storages S3 when a bucket is configured,
 ``MEDIA_ROOT`` otherwise), and the download links of CONTRACT §4.
 
-- Storing hashes in the same pass: the upload is read once, each block goes to the hash and to the
-  storage backend (S3 multipart parts or a local file), so a 100 MiB package is never in memory and
-  never read twice.
+- The SHA-256 is computed in the pass that stores the bytes: while the upload arrives
+  (agentapps.uploads; the temporary file is then renamed into MEDIA_ROOT or read once for S3), or
+  else while the storage backend reads it. A 100 MiB package is never in memory, never read twice.
 - ``s3_url`` is a presigned S3 URL, or for local storage a link to our own download endpoint signed
   with an HMAC under ``SECRET_KEY`` and carrying its expiry. The endpoint checks that the package is
   not deleted, so a deleted package's link stops working at once.
@@ -83,18 +83,24 @@ class _StreamFile(File):
 
 
 def storage_save_hashed(*, key: str, fileobj) -> tuple[str, str, int]:
-    """Store ``fileobj`` (read from its start) at ``key``; returns (stored name, sha256 hex, size).
+    """Store ``fileobj`` (from its start) at ``key``; returns (stored name, sha256 hex, size).
 
-    Slow I/O: call outside any transaction. On failure nothing is left at ``key``.
+    An upload received through agentapps.uploads.PackageUploadHandler was hashed as it arrived
+    (``pixell_sha256``): it is handed to the storage as it is, so FileSystemStorage renames its
+    temporary file into place (no copy) and S3 reads it once. Anything else is hashed while the
+    storage reads it. Slow I/O: call outside any transaction. On failure nothing is left at ``key``.
     """
     if hasattr(fileobj, "seek"):
         fileobj.seek(0)
-    reader = _HashingReader(fileobj)
+    precomputed = getattr(fileobj, "pixell_sha256", None)
+    reader = None if precomputed else _HashingReader(fileobj)
     try:
-        name = default_storage.save(key, _StreamFile(reader, name=key))
+        name = default_storage.save(key, fileobj if precomputed else _StreamFile(reader, name=key))
     except BaseException:
         storage_delete_quietly([key])
         raise
+    if precomputed:
+        return name, precomputed, fileobj.size
     return name, reader.hexdigest(), reader.size
 
 

@@ -68,7 +68,7 @@ def moto_s3_endpoint():
 
 
 def s3_storage_setting(*, endpoint: str, bucket: str) -> dict:
-    from boto3.s3.transfer import TransferConfig
+    from pixell.settings import _s3_transfer_config
 
     # Mirrors pixell/settings.py's S3 options, aimed at moto.
     return {
@@ -86,9 +86,7 @@ def s3_storage_setting(*, endpoint: str, bucket: str) -> dict:
             "file_overwrite": True,
             "default_acl": None,
             "max_memory_size": 8 * 1024 * 1024,
-            "transfer_config": TransferConfig(
-                multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=2
-            ),
+            "transfer_config": _s3_transfer_config(),
         },
     }
 

@@ -13,7 +13,7 @@ import requests
 from agentapps import services, storage
 from agentapps.apkg import INVALID_FORMAT
 from agentapps.models import Package, PackageStatus
-from agentapps.uploads import PackageSizeLimitHandler
+from agentapps.uploads import PackageUploadHandler
 from billing.models import CreditTransaction
 from tests.agentapps.packages import apkg_bytes, manifest, upload
 from usage.models import UsageEvent, UsageEventType
@@ -188,17 +188,39 @@ def test_packages_over_the_size_limit_are_refused_without_storing_them(owner_cli
     assert [p for p in tmp_path.iterdir() if p.name.endswith(".upload")] == []
 
 
-def test_the_size_limit_handler_stops_writing_past_the_limit(rf, settings):
+@pytest.mark.parametrize("request_length", [1024, 10 * 1024 * 1024], ids=["in-memory", "temporary-file"])
+def test_the_upload_handler_hashes_and_stops_writing_past_the_limit(rf, settings, request_length):
     settings.PIXELL_MAX_PACKAGE_BYTES = 100
     request = rf.post("/")
-    limiter = PackageSizeLimitHandler(request)
-    limiter.new_file("file", "agent.apkg", "application/octet-stream", None)
+    handler = PackageUploadHandler(request)
+    handler.handle_raw_input(None, {}, request_length, b"boundary")
+    handler.new_file("file", "agent.apkg", "application/octet-stream", None)
 
-    passed = [limiter.receive_data_chunk(b"x" * 60, 0), limiter.receive_data_chunk(b"x" * 60, 60)]
+    for start, chunk in ((0, b"a" * 60), (60, b"b" * 30), (90, b"c" * 60)):
+        assert handler.receive_data_chunk(chunk, start) is None
+    uploaded = handler.file_complete(150)
 
-    # The chunk crossing the limit never reaches the handlers that write to memory or disk.
-    assert passed == [b"x" * 60, None]
+    # What crosses the limit never reaches memory or disk; what was kept is hashed as it arrived.
     assert request._pixell_upload_too_large == {"file": 100}
+    assert uploaded.size == 90 and uploaded.read() == b"a" * 60 + b"b" * 30
+    assert uploaded.pixell_sha256 == hashlib.sha256(b"a" * 60 + b"b" * 30).hexdigest()
+    assert hasattr(uploaded, "temporary_file_path") is (request_length > settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
+    uploaded.close()
+
+
+def test_the_upload_handler_removes_its_file_when_parsing_is_interrupted(rf, settings, tmp_path):
+    tmp_path = tmp_path / "uploads"
+    tmp_path.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    handler = PackageUploadHandler(rf.post("/"))
+    handler.handle_raw_input(None, {}, 10 * 1024 * 1024, b"boundary")
+    handler.new_file("file", "agent.apkg", "application/octet-stream", None)
+    handler.receive_data_chunk(b"x" * 1000, 0)
+    assert len(list(tmp_path.iterdir())) == 1
+
+    handler.upload_interrupted()
+
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_file_content_does_not_count_against_data_upload_max_memory_size(owner_client, app, settings):
