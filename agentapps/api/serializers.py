@@ -2,6 +2,8 @@
 explicitly: what a client sees never grows by accident."""
 
 from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agentapps import services
@@ -93,13 +95,10 @@ class AppUpdatedOutputSerializer(serializers.Serializer):
     app = AppUpdatedSerializer()
 
 
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
-
-
 # --- packages ---------------------------------------------------------------------------------------
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
 class SignatureField(serializers.Field):
     """The detached signature: a file part (as the Kit and curl -F sig=@file send it) or a text
     field holding its base64. Either way the raw bytes go to verification."""

@@ -15,7 +15,7 @@ from agentapps.uploads import install_package_upload_handlers
 from organizations.models import Role
 from pixell.api.exceptions import NotFound
 from pixell.api.pagination import paginate, parse_limit
-from pixell.api.schema import errors
+from pixell.api.schema import MessageSerializer, errors
 from pixell.api.viewsets import OrgScopedAPIView
 
 _ADMIN_WRITES = {"POST": Role.ADMIN, "PUT": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
@@ -60,7 +60,7 @@ class AgentAppDetailView(OrgScopedAPIView):
         app = services.agent_app_update(agent_app=app, actor=self.actor, **data)
         return Response(s.AppUpdatedOutputSerializer({"app": app}).data)
 
-    @extend_schema(responses={200: s.MessageSerializer, **errors(401, 403, 404)})
+    @extend_schema(responses={200: MessageSerializer, **errors(401, 403, 404)})
     def delete(self, request, app_id):
         app = selectors.agent_app_get(organization=self.organization, app_id=app_id)
         services.agent_app_delete(agent_app=app, actor=self.actor)
@@ -125,7 +125,7 @@ class PackageListView(OrgScopedAPIView):
 class PackageDetailView(OrgScopedAPIView):
     required_roles = {"DELETE": Role.ADMIN}
 
-    @extend_schema(responses={200: s.MessageSerializer, **errors(401, 403, 404, 409)})
+    @extend_schema(responses={200: MessageSerializer, **errors(401, 403, 404, 409)})
     def delete(self, request, app_id, package_id):
         app = selectors.agent_app_get(organization=self.organization, app_id=app_id)
         package = selectors.package_get(agent_app=app, package_id=package_id)
@@ -188,7 +188,7 @@ class SigningKeyListView(OrgScopedAPIView):
 class SigningKeyDetailView(OrgScopedAPIView):
     required_roles = {"DELETE": Role.ADMIN}
 
-    @extend_schema(responses={200: s.MessageSerializer, **errors(401, 403, 404)})
+    @extend_schema(responses={200: MessageSerializer, **errors(401, 403, 404)})
     def delete(self, request, key_id):
         key = selectors.signing_key_get(organization=self.organization, key_id=key_id)
         services.signing_key_delete(signing_key=key, actor=self.actor)
@@ -232,7 +232,7 @@ class AppSecretDetailView(_SecretsBase):
         services.app_secret_set(agent_app=app, key=key, value=data["value"])
         return Response({"success": True, "key": key})
 
-    @extend_schema(responses={200: s.SecretKeyOutputSerializer, **errors(401, 403, 404)})
+    @extend_schema(operation_id="agent_apps_secret_destroy", responses={200: s.SecretKeyOutputSerializer, **errors(401, 403, 404)})
     def delete(self, request, app_id, key):
         app = selectors.agent_app_get(organization=self.organization, app_id=app_id)
         services.app_secret_delete(agent_app=app, key=key)

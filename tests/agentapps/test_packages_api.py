@@ -439,3 +439,18 @@ def test_package_file_open_reads_the_stored_bytes(app, stored):
     with services.package_file_open(package=package) as fh:
         assert fh.read() == data
     assert package.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_large_upload_is_renamed_into_local_storage_not_copied(owner_client, app, monkeypatch):
+    # Hashed while it arrived, the temporary file is moved into MEDIA_ROOT: no second read.
+    from django.core.files.storage import filesystem
+
+    moved = []
+    real_move = filesystem.file_move_safe
+    monkeypatch.setattr(filesystem, "file_move_safe", lambda old, new, **kw: (moved.append(new), real_move(old, new, **kw)))
+    data = apkg_bytes(padding=3 * 1024 * 1024)
+
+    body = post_package(owner_client, app, data).json()["package"]
+
+    assert len(moved) == 1 and moved[0].endswith(f"{body['id']}.apkg")
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
