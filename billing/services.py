@@ -3,6 +3,7 @@
 import logging
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 import stripe
@@ -100,15 +101,17 @@ SANDBOX_SESSION_PREFIX = "cs_sandbox_"
 SANDBOX_SESSION_LIFETIME = timedelta(hours=24)  # like a Stripe Checkout Session
 
 
-def credit_package_get(name: str) -> dict | None:
-    return settings.PIXELL_CREDIT_PACKAGES.get(name)
-
-
 def checkout_reference(session_id: str) -> str:
     return f"stripe:checkout:{session_id}"
 
 
-def checkout_session_create(*, organization: Organization, actor, package: str) -> CheckoutSession:
+@dataclass(frozen=True)
+class CheckoutStarted:
+    checkout: CheckoutSession
+    url: str  # where the payer goes: Stripe's hosted page, or our sandbox page
+
+
+def checkout_session_create(*, organization: Organization, actor, package: str) -> CheckoutStarted:
     """Start a top-up of one configured package: a Stripe Checkout Session when a Stripe key is set,
     else a local sandbox session when sandbox mode is on. Raises BillingNotConfigured otherwise."""
     spec = settings.PIXELL_CREDIT_PACKAGES[package]
@@ -154,15 +157,14 @@ def checkout_session_create(*, organization: Organization, actor, package: str) 
         checkout = CheckoutSession.objects.for_org(organization).create(
             session_id=session["id"], provider=CheckoutProvider.STRIPE, **common
         )
-        checkout.url = session["url"]
-        return checkout
+        return CheckoutStarted(checkout=checkout, url=session["url"])
     if settings.PIXELL_BILLING_SANDBOX:
         session_id = SANDBOX_SESSION_PREFIX + secrets.token_urlsafe(24)
         checkout = CheckoutSession.objects.for_org(organization).create(
             session_id=session_id, provider=CheckoutProvider.SANDBOX, **common
         )
-        checkout.url = settings.PIXELL_PUBLIC_URL + reverse("billing:sandbox-checkout", kwargs={"session_id": session_id})
-        return checkout
+        url = settings.PIXELL_PUBLIC_URL + reverse("billing:sandbox-checkout", kwargs={"session_id": session_id})
+        return CheckoutStarted(checkout=checkout, url=url)
     raise BillingNotConfigured()
 
 
@@ -170,18 +172,12 @@ def _checkout_organization(*, organization_id, user_id) -> Organization:
     """The organization a paid checkout credits: ``organizationId``, else the current organization
     of ``userId`` (their chosen, else oldest, membership)."""
     if organization_id:
-        try:
-            org = Organization.objects.filter(pk=uuid.UUID(str(organization_id))).first()
-        except ValueError:
-            org = None
+        org = Organization.objects.filter(pk=organization_id).first() if _is_uuid(organization_id) else None
         if org is None:
             raise CheckoutOrganizationUnknown(f"organization {organization_id!r} does not exist")
         return org
     if user_id:
-        try:
-            user = User.objects.filter(pk=uuid.UUID(str(user_id))).first()
-        except ValueError:
-            user = None
+        user = User.objects.filter(pk=user_id).first() if _is_uuid(user_id) else None
         membership = memberships_of(user).first() if user is not None else None
         if membership is None:
             raise CheckoutOrganizationUnknown(f"user {user_id!r} does not exist or belongs to no organization")
@@ -195,6 +191,8 @@ def checkout_fulfil(*, session_id: str, organization_id=None, user_id=None, cred
 
     Raises CheckoutOrganizationUnknown or CheckoutInvalid when there is nothing we can credit.
     """
+    if not session_id:
+        raise CheckoutInvalid("the checkout session has no id")
     try:
         amount = int(credits)
     except (TypeError, ValueError) as exc:

@@ -57,10 +57,10 @@ class CreditTopupView(OrgScopedAPIView):
     def post(self, request):
         serializer = s.TopupInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        checkout = services.checkout_session_create(
+        started = services.checkout_session_create(
             organization=self.organization, actor=self.actor, package=serializer.validated_data["package"]
         )
-        return Response(s.TopupOutputSerializer({"sessionUrl": checkout.url, "sessionId": checkout.session_id}).data)
+        return Response(s.TopupOutputSerializer({"sessionUrl": started.url, "sessionId": started.checkout.session_id}).data)
 
 
 class StripeWebhookView(APIView):

@@ -71,7 +71,7 @@ def test_user_id_alone_credits_the_users_current_organization(client, owner, org
 
 def test_fulfilment_marks_the_checkout_session_completed(client, owner, org, settings):
     settings.STRIPE_SECRET_KEY, settings.PIXELL_BILLING_SANDBOX = None, True
-    checkout = checkout_session_create(organization=org, actor=owner, package="starter")
+    checkout = checkout_session_create(organization=org, actor=owner, package="starter").checkout
     post_event(client, _paid(org, session_id=checkout.session_id))
     assert CheckoutSession.objects.for_org(org).get().status == "completed"
 
@@ -141,7 +141,9 @@ def test_bad_credits_metadata_is_200_logged_and_credits_nothing(client, org, cap
 
 
 def test_weird_but_signed_shapes_never_500(client, org):
-    for i, data in enumerate([None, {"object": None}, {"object": []}, {"object": {"id": 5, "metadata": "x", "payment_status": "paid"}}]):
+    shapes = [None, {"object": None}, {"object": []}, {"object": {"metadata": {"organizationId": str(org.pk), "credits": "5"}, "payment_status": "paid"}},
+              {"object": {"id": 5, "metadata": "x", "payment_status": "paid"}}]
+    for i, data in enumerate(shapes):
         event = {"id": f"evt_{i}", "type": "checkout.session.completed", "data": data}
         assert post_event(client, event).status_code == 200
     assert _balance(org) == 100
