@@ -372,3 +372,24 @@ def webhook_create(*, organization, agent_app, url: str, events, secret: str | N
 
 def webhook_delete(*, webhook: Webhook) -> None:
     webhook.delete()
+
+
+def webhook_update(*, webhook: Webhook, url: str | None = None, events=None, active: bool | None = None) -> Webhook:
+    """Change a webhook. ``active: true`` re-enables an auto-disabled one with a fresh failure streak."""
+    fields = []
+    if events is not None:
+        webhook.events = _validate_events(events)
+        fields.append("events")
+    if url is not None and url != webhook.url:
+        webhook_url_check(url)
+        webhook.url = url
+        fields.append("url")
+    if active is not None and active != webhook.active:
+        webhook.active = active
+        fields.append("active")
+        if active:
+            webhook.consecutive_failures, webhook.disabled_at = 0, None
+            fields += ["consecutive_failures", "disabled_at"]
+    if fields:
+        webhook.save(update_fields=[*fields, "updated_at"])
+    return webhook

@@ -84,6 +84,16 @@ class WebhookInputSerializer(serializers.Serializer):
         return value
 
 
+class WebhookUpdateSerializer(serializers.Serializer):
+    url = StrictCharField(required=False, max_length=2000)
+    events = serializers.ListField(child=StrictCharField(), required=False, allow_empty=False, max_length=len(WebhookEvent.values) * 2)
+    active = StrictBooleanField(required=False)
+
+    def validate_url(self, value: str) -> str:
+        serializers.URLField().run_validators(value)
+        return value
+
+
 # --- output shapes (documentation) ------------------------------------------------------------
 
 
@@ -225,6 +235,10 @@ class WebhookListSerializer(serializers.Serializer):
 
 class WebhookEnvelopeSerializer(serializers.Serializer):
     webhook = WebhookCreatedSerializer()
+
+
+class WebhookUpdatedSerializer(serializers.Serializer):
+    webhook = WebhookSerializer()
 
 
 class _Attempt(serializers.Serializer):

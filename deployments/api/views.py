@@ -224,6 +224,17 @@ class WebhookListView(_WebhookView):
 
 
 class WebhookDetailView(_WebhookView):
+    @extend_schema(
+        request=s.WebhookUpdateSerializer,
+        responses={200: s.WebhookUpdatedSerializer, **errors(400, 401, 403, 404, 429)},
+        summary="Change a webhook (active: true re-enables a disabled one)",
+    )
+    def patch(self, request, app_id, webhook_id):
+        webhook = self.webhook(app_id, webhook_id)
+        data = _parse(s.WebhookUpdateSerializer, request)
+        webhook = services.webhook_update(webhook=webhook, **data)
+        return Response({"webhook": webhook_body(webhook)})
+
     @extend_schema(responses={200: MessageSerializer, **errors(401, 403, 404, 429)}, summary="Delete a webhook")
     def delete(self, request, app_id, webhook_id):
         services.webhook_delete(webhook=self.webhook(app_id, webhook_id))

@@ -109,6 +109,20 @@ def test_delete(admin_client, app):
     assert admin_client.delete(f"{hooks_url(app)}/{webhook_id}").status_code == 404
 
 
+def test_patch_re_enables_a_disabled_webhook_and_changes_events(admin_client, member_client, app):
+    webhook_id = create(admin_client, app).json()["webhook"]["id"]
+    Webhook.all_orgs.filter(id=webhook_id).update(active=False, consecutive_failures=20, disabled_at=timezone.now())
+    url = f"{hooks_url(app)}/{webhook_id}"
+    assert member_client.patch(url, {"active": True}, format="json").status_code == 403
+    response = admin_client.patch(url, {"active": True, "events": ["deployment.failed"]}, format="json")
+    assert response.status_code == 200
+    body = response.json()["webhook"]
+    assert body["active"] is True and body["consecutive_failures"] == 0 and body["disabled_at"] is None
+    assert body["events"] == ["deployment.failed"] and "secret" not in body
+    assert admin_client.patch(url, {"events": ["nope"]}, format="json").status_code == 400
+    assert admin_client.patch(url, {"url": "https://10.1.2.3/x"}, format="json").status_code == 400
+
+
 @pytest.mark.parametrize("who,status", [("owner", 201), ("admin", 201), ("api_key", 201), ("member", 403)])
 def test_writes_need_admin_or_an_api_key(role_clients, app, who, status):
     assert create(role_clients[who], app).status_code == status
