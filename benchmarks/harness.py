@@ -144,8 +144,12 @@ def _status(url: str, timeout: float = 2.0) -> int | None:
 class Server:
     """gunicorn serving the product (bench settings) on 127.0.0.1, for the duration of a ``with``."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 2, worker_class: str = "sync", threads: int = 1, extra_args=()):
+    def __init__(
+        self, env: dict[str, str], *, workers: int = 2, worker_class: str = "sync", threads: int = 1,
+        app: str = "pixell.wsgi:application", extra_args=(),
+    ):  # fmt: skip
         self.env = env
+        self.app = app
         self.workers = workers
         self.worker_class = worker_class
         self.threads = threads
@@ -157,7 +161,7 @@ class Server:
 
     def __enter__(self) -> Server:
         command = [
-            sys.executable, "-m", "gunicorn", "pixell.wsgi:application",
+            sys.executable, "-m", "gunicorn", self.app,
             "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers),
             "--worker-class", self.worker_class,
