@@ -111,7 +111,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (rate-limit counters, login throttling, API-key last-used stamps) -----------------
 REDIS_URL = env.get_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "pixell.cache.PixellRedisCache", "LOCATION": REDIS_URL}}
 else:
     # django-ratelimit needs a cache shared by all processes; a file cache needs no server.
     CACHES = {

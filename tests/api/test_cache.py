@@ -1,0 +1,52 @@
+"""The Redis cache's one-round-trip incr keeps Django's contract (ValueError for a missing key)."""
+
+import os
+
+import pytest
+import redis
+
+from pixell.cache import PixellRedisCache
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_cache():
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.ConnectionError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    cache = PixellRedisCache(REDIS_URL, {"KEY_PREFIX": "pixell-cache-test"})
+    cache.delete_many(["counter", "missing"])
+    yield cache
+    cache.delete_many(["counter", "missing"])
+
+
+def test_incr_of_missing_key_raises_and_creates_nothing(redis_cache):
+    with pytest.raises(ValueError):
+        redis_cache.incr("missing")
+    assert redis_cache.get("missing") is None
+
+
+def test_incr_counts_and_keeps_the_ttl(redis_cache):
+    assert redis_cache.add("counter", 1, timeout=60)
+    assert redis_cache.incr("counter") == 2
+    assert redis_cache.incr("counter", 5) == 7
+    assert redis_cache.get("counter") == 7
+    client = redis.Redis.from_url(REDIS_URL)
+    assert 0 < client.ttl(redis_cache.make_and_validate_key("counter")) <= 60
+
+
+def test_incr_is_one_round_trip(redis_cache, monkeypatch):
+    redis_cache.add("counter", 1, timeout=60)
+    redis_cache.incr("counter")  # loads the script
+    calls = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    redis_cache.incr("counter")
+    assert calls == ["EVALSHA"]
