@@ -140,7 +140,7 @@ def drain(env, org, app, owner, *, workers: int, jobs: int, prefix: str) -> floa
         while Deployment.all_orgs.filter(id__in=ids).exclude(status__in=terminal).exists():
             if time.monotonic() - started > 600:
                 raise RuntimeError("jobs did not drain within 10 minutes")
-            time.sleep(0.05)
+            time.sleep(0.1)
         elapsed = time.monotonic() - started
     counts = {s: Deployment.all_orgs.filter(id__in=ids, status=s).count() for s in terminal}
     once = Deployment.all_orgs.filter(id__in=ids, attempts=1).count()
@@ -172,6 +172,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--accept-runs", type=int, default=21)
+    parser.add_argument(
+        "--rounds", type=int, default=2,
+        help="alternate 1-worker and 2-worker rounds this many times; the best of each is reported "
+        "(the least disturbed by other load on a shared machine)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     env = bench_environment("deploy", redis_db=10)
@@ -184,12 +189,16 @@ def main() -> int:
         from organizations.services import api_key_create, organization_create
 
         owner = User.objects.create_user(email="bench@example.com", password="bench-password-123")
-        org = organization_create(name="Bench", owner=owner, signup_credits=10 * args.jobs + 10 * args.accept_runs + 100)
+        org = organization_create(name="Bench", owner=owner, signup_credits=2 * args.rounds * args.jobs + 10 * args.accept_runs + 100)
         app = agent_app_create(organization=org, actor=owner, name="bench-app")
         _, raw_key = api_key_create(organization=org, name="bench")
 
-        one = drain(env, org, app, owner, workers=1, jobs=args.jobs, prefix="1")
-        two = drain(env, org, app, owner, workers=2, jobs=args.jobs, prefix="2")
+        ones, twos = [], []
+        for round_ in range(args.rounds):
+            ones.append(drain(env, org, app, owner, workers=1, jobs=args.jobs, prefix=f"1{round_}"))
+            twos.append(drain(env, org, app, owner, workers=2, jobs=args.jobs, prefix=f"2{round_}"))
+            print(f"round {round_ + 1}: 1 worker {ones[-1]:.1f}/s, 2 workers {twos[-1]:.1f}/s", flush=True)
+        one, two = max(ones), max(twos)
         flush_redis(env)
         latency = accept_latency(env, app, raw_key, args.accept_runs)
     finally:
@@ -197,7 +206,7 @@ def main() -> int:
         flush_redis(env)
 
     speedup = two / one
-    print(f"deployments drained end to end ({args.jobs} jobs, PostgreSQL + Redis, {os.cpu_count()} CPUs):")
+    print(f"deployments drained end to end ({args.jobs} jobs, PostgreSQL + Redis, {os.cpu_count()} CPUs, best of {args.rounds}):")
     print(f"  1 worker : {one:7.1f} deployments/s")
     print(f"  2 workers: {two:7.1f} deployments/s")
     print(f"  speed-up : {speedup:7.2f}x (goal >= {SPEEDUP_GOAL}x)")

@@ -166,7 +166,10 @@ def generate_metadata(ctx: StepContext):
         "capabilities": manifest.get("capabilities") or [],
         "environment_keys": sorted(deployment_environment(deployment)),
     }
-    Deployment.all_orgs.filter(id=deployment.id).update(metadata=metadata)
+    from deployments.queue import progress_transaction
+
+    with progress_transaction():
+        Deployment.all_orgs.filter(id=deployment.id).update(metadata=metadata)
     deployment.metadata = metadata
 
 
