@@ -56,5 +56,6 @@ chromium:
 			|| echo "chromium could not be installed: browser tests will be skipped"; \
 	fi
 
+# Removes installed packages only; var/ (the local database and files) is kept.
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) staticfiles
