@@ -5,11 +5,11 @@ import os
 from pathlib import Path
 
 import pytest
-from django.urls import Resolver404, resolve
 
 from billing.models import TransactionType
 from billing.services import credits_apply
 from tests.factories import PASSWORD
+from tests.infra.helpers import is_routed
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,16 +71,8 @@ def test_api_docs_render_with_the_internet_blocked(page, live_server):
     assert page.outside_requests == []
 
 
-def _routed(path: str) -> bool:
-    try:
-        resolve(path)
-    except Resolver404:
-        return False
-    return True
-
-
 def test_member_signs_in_and_sees_the_overview_with_credits(page, live_server, owner, org):
-    if not (_routed("/login/") and _routed("/dashboard/")):
+    if not (is_routed("/login/") and is_routed("/dashboard/")):
         pytest.skip("the dashboard's /login/ and /dashboard/ pages are not routed in this build")
     credits_apply(organization=org, amount=1234, type=TransactionType.BONUS, description="Browser test")
     org.refresh_from_db()

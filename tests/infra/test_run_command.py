@@ -11,17 +11,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.urls import Resolver404, resolve
+
+from tests.infra.helpers import is_product_var, is_routed
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
-# The product's own configuration is removed, so what starts is exactly what a fresh clone gets.
-_PRODUCT_VARS = {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "STATIC_ROOT", "CRON_SECRET", "DEFAULT_FROM_EMAIL", "DJANGO_SETTINGS_MODULE"}
-_PRODUCT_PREFIXES = ("PIXELL_", "AWS_", "STRIPE_", "EMAIL_")
-
-
 def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _PRODUCT_VARS and not k.startswith(_PRODUCT_PREFIXES)}
+    # The product's own configuration is removed, so what starts is exactly what a fresh clone gets.
+    env = {k: v for k, v in os.environ.items() if not is_product_var(k) and k != "DJANGO_SETTINGS_MODULE"}
     env.update(extra)
     return env
 
@@ -38,14 +35,6 @@ def _get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def _has_route(path: str) -> bool:
-    try:
-        resolve(path)
-    except Resolver404:
-        return False
-    return True
 
 
 _ACCESS_LINE = '"GET /api/schema/ HTTP/1.1" 200'  # gunicorn's access log is on
@@ -111,7 +100,7 @@ def test_make_run_starts_web_worker_and_beat(tmp_path):
         assert (data / "db.sqlite3").exists() and (data / "broker" / "queue").is_dir()
         assert (data / "static" / "drf_spectacular_sidecar").is_dir()  # collectstatic ran
 
-        if _has_route("/api/health"):
+        if is_routed("/api/health"):
             status, body = _get(f"{base}/api/health")
             assert status == 200, body
             assert b'"healthy"' in body

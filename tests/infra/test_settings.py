@@ -14,17 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from pixell import env
+from tests.infra.helpers import is_product_var
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SETTINGS_FILE = BASE_DIR / "pixell" / "settings.py"
-
-# Everything the product reads (CONTRACT §1); cleared before each load so CI's or the test run's
-# own environment does not leak into what is being checked.
-_CLEARED_PREFIXES = ("PIXELL_", "AWS_", "STRIPE_", "EMAIL_")
-_CLEARED = {
-    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "MEDIA_ROOT", "STATIC_ROOT", "DATABASE_URL",
-    "CELERY_BROKER_URL", "REDIS_URL", "CRON_SECRET", "DEFAULT_FROM_EMAIL",
-}  # fmt: skip
 
 _counter = 0
 
@@ -35,8 +28,9 @@ def load_settings(monkeypatch, tmp_path):
         global _counter
         import os
 
+        # CI's or the test run's own configuration must not leak into what is being checked.
         for name in list(os.environ):
-            if name in _CLEARED or name.startswith(_CLEARED_PREFIXES):
+            if is_product_var(name):
                 monkeypatch.delenv(name)
         if data_dir:
             monkeypatch.setenv("PIXELL_DATA_DIR", str(tmp_path / "data"))
