@@ -18,6 +18,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import User
 from organizations.keys import API_KEY_PREFIX, api_key_hash
 from organizations.models import ApiKey
+from organizations.selectors import api_key_get_by_hash
 from pixell.api.exceptions import AuthenticationFailed, PermissionDenied
 
 # last_used_at is refreshed at most this often, so an API key costs no write per request.
@@ -52,7 +53,7 @@ def _user_from_access_token(raw: str) -> tuple[User, AccessToken]:
 
 
 def _api_key_lookup(raw: str) -> ApiKey:
-    key = ApiKey.all_orgs.select_related("organization").filter(key_hash=api_key_hash(raw)).first()
+    key = api_key_get_by_hash(key_hash=api_key_hash(raw))
     if key is None:
         raise AuthenticationFailed("Invalid API key or session")
     now = timezone.now()

@@ -50,3 +50,8 @@ def test_incr_is_one_round_trip(redis_cache, monkeypatch):
     monkeypatch.setattr(redis.Redis, "execute_command", counting)
     redis_cache.incr("counter")
     assert calls == ["EVALSHA"]
+
+
+def test_one_client_object_per_pool(redis_cache):
+    client = redis_cache._cache
+    assert client.get_client("a", write=True) is client.get_client("b", write=True)
