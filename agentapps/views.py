@@ -1,0 +1,340 @@
+"""Dashboard pages of agent apps, their packages, deploys, secrets and webhooks, and of deployments.
+
+Thin: every write is the service the API calls (agentapps.services, deployments.services); reads
+are the selectors. The deployment pages live here, next to the app pages they are reached from,
+because deployments/ was still being finished by its engineer (docs/DECISIONS.md, Dashboard).
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+
+from agentapps import selectors, services
+from agentapps.api.serializers import AppCreateInputSerializer, PackageFormSerializer
+from agentapps.uploads import install_package_upload_handlers, raise_if_upload_too_large
+from deployments import selectors as deployment_selectors
+from deployments import services as deployment_services
+from deployments.api.serializers import DeployInputSerializer, WebhookInputSerializer
+from deployments.models import STEP_NAMES, Deployment, DeploymentStatus, WebhookEvent
+from deployments.presenters import current_step_name
+from organizations.models import Role
+from pixell.api.exceptions import InsufficientCredits, PixellError, ValidationError
+from pixell.api.pagination import paginate
+from pixell.api.viewsets import dashboard_render, dashboard_view, form_error, parse_form
+
+RECENT_DEPLOYMENTS = 10
+PACKAGES_SHOWN = 50
+DEPLOYMENTS_PAGE = 25
+# A queued or running deployment's page reloads itself this often (seconds): no JavaScript needed.
+REFRESH_SECONDS = 3
+
+
+def _bool(request, name: str) -> str:
+    # Checkboxes send a value only when ticked; the API's strict boolean fields want "true"/"false".
+    return "true" if request.POST.get(name) else "false"
+
+
+def app_url(app) -> str:
+    return f"/dashboard/apps/{app.pk}/"
+
+
+def deployment_url(deployment) -> str:
+    return f"/dashboard/deployments/{deployment.pk}/"
+
+
+def deployments_of_organization(*, organization, cursor: str | None = None, limit: int = DEPLOYMENTS_PAGE):
+    """The organization's deployments of every app, newest first (rows, next_cursor).
+
+    deployments.selectors only lists one app's deployments; this read belongs there and moves once
+    that app's engineer has finished it.
+    """
+    return paginate(Deployment.objects.for_org(organization).select_related("agent_app"), cursor=cursor, limit=limit)
+
+
+# --- apps -------------------------------------------------------------------------------------------
+
+
+@dashboard_view
+def apps_page(request, tenancy):
+    form_errors, status = {}, 200
+    if request.method == "POST":
+        try:
+            data = parse_form(
+                AppCreateInputSerializer,
+                {"name": request.POST.get("name", ""), "description": request.POST.get("description", ""), "is_public": _bool(request, "is_public")},
+            )
+            app = services.agent_app_create(organization=tenancy.organization, actor=tenancy.user, **data)
+        except PixellError as exc:
+            form_errors["create"], status = form_error(exc), exc.status_code
+        else:
+            messages.success(request, f"Agent app “{app.name}” created. Upload or deploy a package to it.")
+            return HttpResponseRedirect(app_url(app))
+    apps = list(selectors.agent_app_list(organization=tenancy.organization))
+    return dashboard_render(request, "agentapps/apps.html", {"apps": apps, "form": request.POST, "form_errors": form_errors}, status=status)
+
+
+def _app_detail(request, tenancy, app, *, form_errors=None, status=200, **extra):
+    """The app page, also re-rendered by every form on it with that form's errors."""
+    organization = tenancy.organization
+    packages = list(selectors.agent_app_packages(agent_app=app)[:PACKAGES_SHOWN])
+    for package in packages:
+        package.download_url = services.package_download_url(package=package, request=request)
+    rows, _ = deployment_selectors.deployment_list_for_app(organization=organization, agent_app=app, cursor=None, limit=RECENT_DEPLOYMENTS)
+    positions = deployment_selectors.queue_positions(rows)
+    for deployment in rows:
+        deployment.steps_ordered = sorted(deployment.steps.all(), key=lambda s: s.position)
+        deployment.queue_position = positions.get(deployment.id)
+    is_admin = tenancy.at_least(Role.ADMIN)
+    context = {
+        "app": app,
+        "packages": packages,
+        "deployments": rows,
+        "webhooks": deployment_selectors.webhook_list_for_app(organization=organization, agent_app=app),
+        "webhook_events": WebhookEvent.values,
+        # Secrets are admin-only (CONTRACT §4); their values are never rendered, only their keys.
+        "secret_keys": sorted(selectors.app_secrets_get(agent_app=app)) if is_admin else None,
+        "form": request.POST if request.method == "POST" else {},
+        "form_errors": form_errors or {},
+        **extra,
+    }
+    return dashboard_render(request, "agentapps/app_detail.html", context, status=status)
+
+
+@dashboard_view(methods=["GET"])
+def app_detail_page(request, tenancy, app_id):
+    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    return _app_detail(request, tenancy, app)
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def app_delete(request, tenancy, app_id):
+    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    if request.POST.get("confirm_name", "").strip() != app.name:
+        error = ValidationError("Type the app's name to confirm", details={"confirm_name": [f"Type “{app.name}” exactly."]})
+        return _app_detail(request, tenancy, app, form_errors={"delete": form_error(error)}, status=400)
+    services.agent_app_delete(agent_app=app, actor=tenancy.user)
+    messages.success(request, f"Agent app “{app.name}” deleted with its packages, secrets and deployments.")
+    return HttpResponseRedirect("/dashboard/apps/")
+
+
+# --- packages and deploys (multipart) ------------------------------------------------------------------
+
+
+def _package_form(func):
+    """Package forms read a file of up to 100 MiB through the hashing, size-limiting upload handler.
+
+    CsrfViewMiddleware would parse the body (with Django's default handlers) to find the token, after
+    which handlers can no longer be changed; so the outer view is csrf_exempt and the token is
+    checked here, after the handler is installed (Django's documented pattern for upload handlers).
+    """
+
+    @wraps(func)
+    def wrapper(request, tenancy, *args, **kwargs):
+        install_package_upload_handlers(request)
+
+        @csrf_protect
+        def checked(request):
+            return func(request, tenancy, *args, **kwargs)
+
+        return checked(request)
+
+    return wrapper
+
+
+def _multipart_data(request) -> dict:
+    data = {key: request.POST.get(key) for key in request.POST}  # parses the body
+    for key in request.FILES:
+        data[key] = request.FILES[key]
+    raise_if_upload_too_large(request)  # PACKAGE_VALIDATION_FAILED "Package is larger than …"
+    return data
+
+
+@csrf_exempt
+@dashboard_view(methods=["POST"])
+@_package_form
+def package_upload(request, tenancy, app_id):
+    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    try:
+        data = _multipart_data(request)
+        data["force_overwrite"] = _bool(request, "force_overwrite")
+        form = parse_form(PackageFormSerializer, data)
+        package = services.package_upload(
+            organization=tenancy.organization,
+            agent_app=app,
+            actor=tenancy.user,
+            upload=form["file"],
+            form_version=form.get("version") or None,
+            signature=form.get("signature"),
+            release_notes=form.get("release_notes", ""),
+            force_overwrite=form["force_overwrite"],
+        )
+    except PixellError as exc:
+        return _app_detail(request, tenancy, app, form_errors={"upload": form_error(exc)}, status=exc.status_code)
+    messages.success(request, f"Version {package.version} uploaded ({package.size:,} bytes).")
+    for warning in package.warnings:
+        messages.warning(request, f"Warning for {package.version}: {warning}")
+    return HttpResponseRedirect(app_url(app))
+
+
+@csrf_exempt
+@dashboard_view(methods=["POST"])
+@_package_form
+def app_deploy(request, tenancy, app_id):
+    organization = tenancy.organization
+    app = deployment_selectors.agent_app_of_org(organization=organization, app_id=app_id)
+    try:
+        data = _multipart_data(request)
+        data["force_overwrite"] = _bool(request, "force_overwrite")
+        data["dry_run"] = "true" if request.POST.get("dry_run") else "false"
+        form = parse_form(DeployInputSerializer, data)
+        if form["dry_run"]:
+            quote = deployment_services.deployment_dry_run(
+                organization=organization,
+                agent_app=app,
+                upload=form["file"],
+                version=form.get("version") or None,
+                force_overwrite=form["force_overwrite"],
+                signature=form.get("signature"),
+            )
+            return _app_detail(request, tenancy, app, dry_run=quote)
+        result = deployment_services.deployment_create(
+            organization=organization,
+            agent_app=app,
+            actor=tenancy.user,
+            upload=form["file"],
+            version=form.get("version") or None,
+            release_notes=form.get("release_notes", ""),
+            force_overwrite=form["force_overwrite"],
+            environment=form.get("environment") or {},
+            signature=form.get("signature"),
+        )
+    except InsufficientCredits as exc:
+        error = InsufficientCredits(
+            required=exc.extra["required"],
+            available=exc.extra["available"],
+            message=f"Not enough credits: this deploy costs {exc.extra['required']:,} and the balance is {exc.extra['available']:,}.",
+        )
+        return _app_detail(request, tenancy, app, form_errors={"deploy": form_error(error)}, status=402)
+    except PixellError as exc:
+        return _app_detail(request, tenancy, app, form_errors={"deploy": form_error(exc)}, status=exc.status_code)
+    deployment = result.deployment
+    messages.success(request, f"Deployment of version {deployment.version} queued; {deployment.cost:,} credits reserved.")
+    return HttpResponseRedirect(deployment_url(deployment))
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def package_delete(request, tenancy, app_id, package_id):
+    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    package = selectors.package_get(agent_app=app, package_id=package_id)
+    try:
+        services.package_delete(package=package, actor=tenancy.user)
+    except PixellError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Version {package.version} deleted.")
+    return HttpResponseRedirect(app_url(app))
+
+
+# --- secrets (admins; keys only) ---------------------------------------------------------------------
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def secret_set(request, tenancy, app_id):
+    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    key = request.POST.get("key", "").strip()
+    try:
+        # The value is opaque: never trimmed (like the API's PUT …/secrets/:key).
+        services.app_secret_set(agent_app=app, key=key, value=request.POST.get("value", ""))
+    except PixellError as exc:
+        return _app_detail(request, tenancy, app, form_errors={"secret": form_error(exc)}, status=exc.status_code)
+    messages.success(request, f"Secret {key} saved. It is passed to the runtime on the next deploy.")
+    return HttpResponseRedirect(app_url(app) + "#secrets")
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def secret_delete(request, tenancy, app_id, key):
+    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    try:
+        services.app_secret_delete(agent_app=app, key=key)
+    except PixellError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Secret {key} deleted.")
+    return HttpResponseRedirect(app_url(app) + "#secrets")
+
+
+# --- webhooks --------------------------------------------------------------------------------------
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def webhook_create(request, tenancy, app_id):
+    organization = tenancy.organization
+    app = deployment_selectors.agent_app_of_org(organization=organization, app_id=app_id)
+    try:
+        data = {"url": request.POST.get("url", "").strip(), "events": request.POST.getlist("events")}
+        if request.POST.get("secret"):
+            data["secret"] = request.POST["secret"]
+        form = parse_form(WebhookInputSerializer, data)
+        webhook, secret = deployment_services.webhook_create(
+            organization=organization, agent_app=app, url=form["url"], events=form["events"], secret=form.get("secret"), actor=tenancy.user
+        )
+    except PixellError as exc:
+        return _app_detail(request, tenancy, app, form_errors={"webhook": form_error(exc)}, status=exc.status_code)
+    # Rendered, not redirected: the secret is shown in this response only and never stored in
+    # the session (the pages are never cached).
+    return _app_detail(request, tenancy, app, new_webhook=webhook, new_webhook_secret=secret)
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def webhook_delete(request, tenancy, app_id, webhook_id):
+    organization = tenancy.organization
+    app = deployment_selectors.agent_app_of_org(organization=organization, app_id=app_id)
+    webhook = deployment_selectors.webhook_get(organization=organization, agent_app=app, webhook_id=webhook_id)
+    deployment_services.webhook_delete(webhook=webhook)
+    messages.success(request, f"Webhook {webhook.url} deleted.")
+    return HttpResponseRedirect(app_url(app) + "#webhooks")
+
+
+# --- deployments -------------------------------------------------------------------------------------
+
+
+@dashboard_view(methods=["GET"])
+def deployments_page(request, tenancy):
+    rows, next_cursor = deployments_of_organization(organization=tenancy.organization, cursor=request.GET.get("cursor"))
+    positions = deployment_selectors.queue_positions(rows)
+    for deployment in rows:
+        deployment.queue_position = positions.get(deployment.id)
+    return dashboard_render(request, "deployments/deployments.html", {"deployments": rows, "next_cursor": next_cursor, "first_page": not request.GET.get("cursor")})
+
+
+@dashboard_view(methods=["GET"])
+def deployment_page(request, tenancy, deployment_id):
+    deployment = deployment_selectors.deployment_get(organization=tenancy.organization, deployment_id=deployment_id)
+    steps = sorted(deployment.steps.all(), key=lambda s: s.position)
+    running = deployment.status in (DeploymentStatus.QUEUED, DeploymentStatus.PROCESSING)
+    context = {
+        "deployment": deployment,
+        "app": deployment.agent_app,
+        "steps": steps,
+        "step_count": len(STEP_NAMES),
+        "current_step": current_step_name(deployment, steps),
+        "queue_position": deployment_selectors.queue_position(deployment),
+        "refresh_seconds": REFRESH_SECONDS if running else None,
+        "can_cancel": deployment.status == DeploymentStatus.QUEUED,
+    }
+    return dashboard_render(request, "deployments/deployment.html", context)
+
+
+@dashboard_view(methods=["POST"])
+def deployment_cancel(request, tenancy, deployment_id):
+    # Members may cancel, like the API (docs/DECISIONS.md: cancel is open to members and API keys).
+    deployment = deployment_selectors.deployment_get(organization=tenancy.organization, deployment_id=deployment_id)
+    try:
+        deployment = deployment_services.deployment_cancel(deployment=deployment, actor=tenancy.user)
+    except PixellError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Deployment cancelled; {deployment.cost:,} credits refunded.")
+    return HttpResponseRedirect(deployment_url(deployment))
