@@ -1,29 +1,46 @@
-"""The invitation page an emailed link opens: shows the invitation, lets the invited user accept."""
+"""Dashboard pages of organizations: the overview, the organization switcher, API keys, members and
+invitations, settings (with signing keys), and the invitation page an emailed link opens.
+
+Thin: every write is the service the API calls; finer role rules (who may remove or demote whom,
+the last owner) are the services' and come back as messages.
+"""
 
 from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 
+from agentapps import selectors as agentapp_selectors
+from agentapps import services as agentapp_services
+from agentapps.api.serializers import SigningKeyInputSerializer
+from agentapps.views import deployments_of_organization
+from billing.selectors import credits_balance_summary
 from organizations import selectors, services
-from pixell.api.authentication import identify
-from pixell.api.exceptions import AuthenticationFailed, PixellError
+from organizations.api.serializers import (
+    ApiKeyCreateInputSerializer,
+    InvitationCreateInputSerializer,
+    MemberUpdateInputSerializer,
+    OrganizationSwitchInputSerializer,
+    OrganizationUpdateInputSerializer,
+)
+from organizations.models import Role
+from pixell.api.exceptions import PixellError, ValidationError
+from pixell.api.pagination import paginate
+from pixell.api.tenancy import dashboard_user
+from pixell.api.viewsets import dashboard_render, dashboard_view, form_error, parse_form
+from usage.selectors import usage_activity_queryset
 
-
-def _signed_in_user(request):
-    # The dashboard's Django session or the API's auth cookie: either proves who is here.
-    try:
-        identity = identify(request)
-    except AuthenticationFailed:
-        return None
-    return identity.user if identity is not None else None
+OVERVIEW_DEPLOYMENTS = 5
+OVERVIEW_ACTIVITY = 8
 
 
 @never_cache
 def invitation_page(request, token: str):
     invitation = selectors.invitation_get_by_token(token=token)
-    user = _signed_in_user(request)
+    user = dashboard_user(request)
     context = {
         "invitation": invitation,
         "user_email": user.email if user is not None else None,
@@ -48,3 +65,198 @@ def invitation_page(request, token: str):
     elif user is not None and invitation.email.lower() != user.email.lower():
         context["error"] = f"This invitation was sent to {invitation.email}; you are signed in as {user.email}."
     return render(request, "organizations/invitation.html", context)
+
+
+# --- overview and switcher ---------------------------------------------------------------------------
+
+
+@dashboard_view(methods=["GET"])
+def overview_page(request, tenancy):
+    organization = tenancy.organization
+    deployments, _ = deployments_of_organization(organization=organization, limit=OVERVIEW_DEPLOYMENTS)
+    activity, _ = paginate(usage_activity_queryset(organization=organization), cursor=None, limit=OVERVIEW_ACTIVITY, time_field="occurred_at")
+    context = {
+        "balance": credits_balance_summary(organization=organization),
+        "apps_count": agentapp_selectors.agent_app_list(organization=organization).count(),
+        "deployments": deployments,
+        "activity": activity,
+    }
+    return dashboard_render(request, "dashboard/overview.html", context)
+
+
+@dashboard_view(methods=["POST"])
+def switch_organization(request, tenancy):
+    data = parse_form(OrganizationSwitchInputSerializer, {"organization_id": request.POST.get("organization_id", "")})
+    membership = services.organization_switch(user=tenancy.user, organization_id=data["organization_id"])
+    messages.success(request, f"Switched to {membership.organization.name}.")
+    # To the overview, not back: the page being left may show an object of the other organization.
+    return HttpResponseRedirect("/dashboard/")
+
+
+# --- API keys (admins) ----------------------------------------------------------------------------------
+
+
+def _api_keys(request, tenancy, *, status=200, **extra):
+    keys = selectors.api_key_list(organization=tenancy.organization) if tenancy.at_least(Role.ADMIN) else None
+    return dashboard_render(request, "organizations/api_keys.html", {"api_keys": keys, "form_errors": {}, **extra}, status=status)
+
+
+@dashboard_view
+def api_keys_page(request, tenancy):
+    # Members get the page with an explanation instead of the list: listing keys is key
+    # management, which needs admin (docs/DECISIONS.md).
+    if request.method == "GET":
+        return _api_keys(request, tenancy)
+    tenancy.require(Role.ADMIN)
+    try:
+        data = parse_form(ApiKeyCreateInputSerializer, {"name": request.POST.get("name", "").strip()})
+        key, raw = services.api_key_create(organization=tenancy.organization, name=data["name"], actor=tenancy.user)
+    except PixellError as exc:
+        return _api_keys(request, tenancy, status=exc.status_code, form_errors={"create": form_error(exc)}, form=request.POST)
+    # Rendered, not redirected: the key is in this response only (never in the session or a cache).
+    return _api_keys(request, tenancy, new_key=key, new_key_raw=raw, new_key_action="created")
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def api_key_rotate(request, tenancy, key_id):
+    key = selectors.api_key_get(organization=tenancy.organization, key_id=key_id)
+    key, raw = services.api_key_rotate(api_key=key, actor=tenancy.user)
+    return _api_keys(request, tenancy, new_key=key, new_key_raw=raw, new_key_action="rotated")
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def api_key_delete(request, tenancy, key_id):
+    key = selectors.api_key_get(organization=tenancy.organization, key_id=key_id)
+    services.api_key_delete(api_key=key, actor=tenancy.user)
+    messages.success(request, f"API key “{key.name}” ({key.key_preview}) deleted; it stops working at once.")
+    return HttpResponseRedirect("/dashboard/api-keys/")
+
+
+# --- members and invitations -------------------------------------------------------------------------------
+
+
+def _members(request, tenancy, *, status=200, **extra):
+    organization = tenancy.organization
+    context = {
+        "members": selectors.membership_list(organization=organization),
+        "invitations": selectors.invitation_list_pending(organization=organization),
+        "roles": Role.choices,
+        "form_errors": {},
+        **extra,
+    }
+    return dashboard_render(request, "organizations/members.html", context, status=status)
+
+
+@dashboard_view
+def members_page(request, tenancy):
+    if request.method == "GET":
+        return _members(request, tenancy)
+    tenancy.require(Role.ADMIN)
+    try:
+        data = parse_form(InvitationCreateInputSerializer, {"email": request.POST.get("email", "").strip(), "role": request.POST.get("role", Role.MEMBER)})
+        invitation, _ = services.invitation_create(
+            organization=tenancy.organization, actor=tenancy.user, actor_role=tenancy.role, email=data["email"], role=data["role"]
+        )
+    except PixellError as exc:
+        return _members(request, tenancy, status=exc.status_code, form_errors={"invite": form_error(exc)}, form=request.POST)
+    messages.success(request, f"Invitation sent to {invitation.email} as {invitation.role}; the link works for 7 days.")
+    return HttpResponseRedirect("/dashboard/members/")
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def member_role_change(request, tenancy, user_id):
+    membership = selectors.membership_get(organization=tenancy.organization, user_id=user_id)
+    try:
+        data = parse_form(MemberUpdateInputSerializer, {"role": request.POST.get("role", "")})
+        membership = services.member_role_change(
+            organization=tenancy.organization, actor=tenancy.user, actor_role=tenancy.role, membership=membership, role=data["role"]
+        )
+    except PixellError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{membership.user.email} is now {membership.role}.")
+    return HttpResponseRedirect("/dashboard/members/")
+
+
+@dashboard_view(methods=["POST"])
+def member_remove(request, tenancy, user_id):
+    # Members may remove themselves (leave); the service refuses everything else they try.
+    membership = selectors.membership_get(organization=tenancy.organization, user_id=user_id)
+    leaving = membership.user_id == tenancy.user.pk
+    try:
+        services.member_remove(organization=tenancy.organization, actor=tenancy.user, actor_role=tenancy.role, membership=membership)
+    except PixellError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect("/dashboard/members/")
+    if leaving:
+        messages.success(request, f"You left {tenancy.organization.name}.")
+        return HttpResponseRedirect("/dashboard/")
+    messages.success(request, f"{membership.user.email} was removed from the organization.")
+    return HttpResponseRedirect("/dashboard/members/")
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def invitation_revoke(request, tenancy, invitation_id):
+    invitation = selectors.invitation_get(organization=tenancy.organization, invitation_id=invitation_id)
+    try:
+        services.invitation_revoke(invitation=invitation, actor=tenancy.user)
+    except PixellError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invitation of {invitation.email} revoked; its link no longer works.")
+    return HttpResponseRedirect("/dashboard/members/")
+
+
+# --- settings and signing keys -----------------------------------------------------------------------------
+
+
+def _settings(request, tenancy, *, status=200, **extra):
+    context = {"signing_keys": agentapp_selectors.signing_key_list(organization=tenancy.organization), "form_errors": {}, **extra}
+    return dashboard_render(request, "organizations/settings.html", context, status=status)
+
+
+@dashboard_view
+def settings_page(request, tenancy):
+    if request.method == "GET":
+        return _settings(request, tenancy)
+    tenancy.require(Role.ADMIN)
+    try:
+        data = parse_form(
+            OrganizationUpdateInputSerializer,
+            {"name": request.POST.get("name", "").strip(), "require_signed_packages": "true" if request.POST.get("require_signed_packages") else "false"},
+        )
+        services.organization_update(organization=tenancy.organization, actor=tenancy.user, **data)
+    except PixellError as exc:
+        return _settings(request, tenancy, status=exc.status_code, form_errors={"general": form_error(exc)}, form=request.POST)
+    messages.success(request, "Settings saved.")
+    return HttpResponseRedirect("/dashboard/settings/")
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def signing_key_create(request, tenancy):
+    try:
+        data = parse_form(SigningKeyInputSerializer, {"name": request.POST.get("name", "").strip(), "public_key": request.POST.get("public_key", "").strip()})
+        key = agentapp_services.signing_key_create(organization=tenancy.organization, actor=tenancy.user, **data)
+    except PixellError as exc:
+        return _settings(request, tenancy, status=exc.status_code, form_errors={"signing_key": form_error(exc)}, key_form=request.POST)
+    messages.success(request, f"Signing key “{key.name}” added ({key.fingerprint[:16]}…).")
+    return HttpResponseRedirect("/dashboard/settings/#signing-keys")
+
+
+@dashboard_view(role=Role.ADMIN, methods=["POST"])
+def signing_key_delete(request, tenancy, key_id):
+    key = agentapp_selectors.signing_key_get(organization=tenancy.organization, key_id=key_id)
+    agentapp_services.signing_key_delete(signing_key=key, actor=tenancy.user)
+    messages.success(request, f"Signing key “{key.name}” deleted.")
+    return HttpResponseRedirect("/dashboard/settings/#signing-keys")
+
+
+@dashboard_view(role=Role.OWNER, methods=["POST"])
+def organization_delete(request, tenancy):
+    organization = tenancy.organization
+    if request.POST.get("confirm_name", "").strip() != organization.name:
+        error = ValidationError("Type the organization's name to confirm", details={"confirm_name": [f"Type “{organization.name}” exactly."]})
+        return _settings(request, tenancy, status=400, form_errors={"delete": form_error(error)})
+    services.organization_delete(organization=organization, actor=tenancy.user)
+    messages.success(request, f"Organization “{organization.name}” and everything in it were deleted.")
+    return HttpResponseRedirect("/dashboard/")
