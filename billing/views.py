@@ -1,4 +1,5 @@
-"""Dashboard pages of billing: the sandbox checkout page and where Stripe Checkout returns to."""
+"""Dashboard pages of billing: credits (balance, history, top-up), the sandbox checkout page and
+where Stripe Checkout returns to. Thin: the top-up is the API's service, fulfilment the webhook's."""
 
 from django.conf import settings
 from django.http import HttpResponseRedirect
@@ -8,25 +9,22 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from billing import services
-from pixell.api.authentication import identify
-from pixell.api.exceptions import AuthenticationFailed, PixellError
+from billing import selectors, services
+from billing.api.serializers import TopupInputSerializer
+from organizations.models import Role
+from pixell.api.exceptions import PixellError
+from pixell.api.pagination import paginate
+from pixell.api.tenancy import dashboard_user
+from pixell.api.viewsets import dashboard_render, dashboard_view, form_error, parse_form
 
-
-def _signed_in_user(request):
-    # The dashboard's Django session or the API's auth cookie: either proves who is here.
-    try:
-        identity = identify(request)
-    except AuthenticationFailed:
-        return None
-    return identity.user if identity is not None else None
+HISTORY_PAGE = 25
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sandbox_checkout_page(request, session_id: str):
     """A stand-in for Stripe Checkout in sandbox mode. "Pay" runs the webhook's fulfilment."""
-    user = _signed_in_user(request)
+    user = dashboard_user(request)
     if user is None:
         return HttpResponseRedirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.path})}")
     try:
@@ -59,3 +57,44 @@ def checkout_success_page(request):
 @never_cache
 def checkout_cancelled_page(request):
     return render(request, "billing/checkout_result.html", {"paid": False})
+
+
+def _packages() -> list[dict]:
+    currency = settings.PIXELL_CREDIT_CURRENCY.upper()
+    return [
+        {"name": name, "credits": spec["credits"], "price": f"{spec['price_cents'] / 100:,.2f} {currency}"}
+        for name, spec in settings.PIXELL_CREDIT_PACKAGES.items()
+    ]
+
+
+@dashboard_view
+def credits_page(request, tenancy):
+    organization = tenancy.organization
+    form_errors, status = {}, 200
+    if request.method == "POST":
+        tenancy.require(Role.ADMIN)  # top-ups need admin (CONTRACT §3)
+        try:
+            package = request.POST.get("package", "")
+            credits = settings.PIXELL_CREDIT_PACKAGES.get(package, {}).get("credits")
+            # The API's own input rules (a known package, its credits) validate the button's form.
+            data = parse_form(TopupInputSerializer, {"package": package, "credits": credits})
+            started = services.checkout_session_create(organization=organization, actor=tenancy.user, package=data["package"])
+        except PixellError as exc:
+            form_errors["topup"], status = form_error(exc), exc.status_code
+        else:
+            # Stripe's hosted checkout, or the local sandbox page; both come back to the
+            # checkout result page, and the webhook (or the sandbox's Pay) credits the balance.
+            return HttpResponseRedirect(started.url)
+    rows, next_cursor = paginate(
+        selectors.credit_transactions_queryset(organization=organization), cursor=request.GET.get("cursor"), limit=HISTORY_PAGE
+    )
+    context = {
+        "balance": selectors.credits_balance_summary(organization=organization),
+        "transactions": rows,
+        "next_cursor": next_cursor,
+        "first_page": not request.GET.get("cursor"),
+        "packages": _packages(),
+        "sandbox": not settings.STRIPE_SECRET_KEY and settings.PIXELL_BILLING_SANDBOX,
+        "form_errors": form_errors,
+    }
+    return dashboard_render(request, "billing/credits.html", context, status=status)

@@ -6,4 +6,5 @@ app_name = "usage"
 
 urlpatterns = [
     path("usage/exports/<str:token>/", views.export_download, name="export-download"),
+    path("dashboard/usage/", views.usage_page, name="dashboard-usage"),
 ]
