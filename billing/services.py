@@ -25,6 +25,7 @@ from billing.models import (
     TransactionType,
 )
 from organizations.models import Membership, Organization
+from organizations.versions import organization_changed
 from pixell.api.exceptions import Conflict, InsufficientCredits, NotFound
 from pixell.api.tenancy import memberships_of
 from usage.models import UsageEvent, UsageEventType
@@ -89,6 +90,7 @@ def credits_apply(
             existing.replayed = True
             return existing
         Organization.objects.filter(pk=org.pk).update(credits=new_balance)
+        organization_changed(org.pk)
     organization.credits = new_balance
     row.replayed = False
     return row

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from organizations import services
+from organizations.versions import organization_changed
 from organizations.models import ApiKey, Invitation, Membership, Organization
 
 
@@ -24,6 +25,21 @@ class OrganizationAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "credits", "created_at", "updated_at")
     fields = ("id", "name", "credits", "require_signed_packages", "created_at", "updated_at")
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            organization_changed(obj.pk)  # API-key identity caches must see the new name/settings
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        organization_changed(obj.pk)  # its API keys must fail at once in every process
+
+    def delete_queryset(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        for organization_id in ids:
+            organization_changed(organization_id)
 
 
 @admin.register(Membership)

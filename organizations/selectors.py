@@ -122,3 +122,28 @@ def api_key_get_by_hash(*, key_hash: str) -> ApiKey | None:
     organization = Organization.from_db(connection.alias, [f.attname for f in fields[split:]], values[split:])
     ApiKey.organization.field.set_cached_value(key, organization)
     return key
+
+
+# Plain-value copies of a key and its organization, for the per-process identity cache
+# (pixell.api.authentication): model instances are rebuilt per request, never shared.
+def api_key_snapshot(key: ApiKey) -> tuple:
+    organization = key.organization
+    return (
+        tuple(getattr(key, f.attname) for f in ApiKey._meta.concrete_fields),
+        tuple(getattr(organization, f.attname) for f in Organization._meta.concrete_fields),
+    )
+
+
+def api_key_snapshot_with(snapshot: tuple, *, last_used_at) -> tuple:
+    key_values, org_values = snapshot
+    names = [f.attname for f in ApiKey._meta.concrete_fields]
+    key_values = tuple(last_used_at if name == "last_used_at" else value for name, value in zip(names, key_values))
+    return key_values, org_values
+
+
+def api_key_from_snapshot(snapshot: tuple) -> ApiKey:
+    key_values, org_values = snapshot
+    key = ApiKey.from_db(connection.alias, [f.attname for f in ApiKey._meta.concrete_fields], list(key_values))
+    organization = Organization.from_db(connection.alias, [f.attname for f in Organization._meta.concrete_fields], list(org_values))
+    ApiKey.organization.field.set_cached_value(key, organization)
+    return key

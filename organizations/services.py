@@ -15,6 +15,7 @@ from django.utils import timezone
 from billing.models import TransactionType
 from billing.services import credits_apply
 from organizations.keys import api_key_generate, api_key_hash, api_key_preview, token_hash
+from organizations.versions import organization_changed
 from organizations.models import ApiKey, Invitation, Membership, Organization, Role
 from organizations.selectors import invitation_get_by_token, invitation_pending_q, uuid_or_none
 from pixell.api.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
@@ -52,6 +53,7 @@ def organization_update(*, organization: Organization, actor, name: str | None =
     if fields:
         # update_fields: never write back a stale credits value read before a concurrent top-up.
         organization.save(update_fields=[*fields, "updated_at"])
+        organization_changed(organization.pk)
     return organization
 
 
@@ -62,6 +64,7 @@ def organization_delete(*, organization: Organization, actor) -> None:
     """
     with transaction.atomic():
         Organization.objects.filter(pk=organization.pk).delete()
+        organization_changed(organization.pk)
 
 
 def organization_switch(*, user, organization_id) -> Membership:
@@ -256,6 +259,7 @@ def api_key_rotate(*, api_key: ApiKey, actor=None) -> tuple[ApiKey, str]:
         api_key.key_preview = api_key_preview(raw)
         api_key.rotated_at = timezone.now()
         api_key.save(update_fields=["key_hash", "key_preview", "rotated_at", "updated_at"])
+        organization_changed(api_key.organization_id)
         usage_event_record(
             organization=api_key.organization,
             type=UsageEventType.API_KEY,
@@ -269,6 +273,7 @@ def api_key_delete(*, api_key: ApiKey, actor=None) -> None:
     """The key fails at once: authentication looks keys up by hash, and the row is gone."""
     with transaction.atomic():
         ApiKey.all_orgs.filter(pk=api_key.pk).delete()
+        organization_changed(api_key.organization_id)
         usage_event_record(
             organization=api_key.organization,
             type=UsageEventType.API_KEY,

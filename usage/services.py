@@ -16,6 +16,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from pixell.cache import counters_hit
 from usage.models import ApiCallDaily, UsageDaily, UsageEvent, UsageExport
 
 logger = logging.getLogger(__name__)
@@ -128,21 +129,28 @@ def api_call_counter_key(organization_id, day: date) -> str:
     return f"apicalls:{organization_id}:{day.isoformat()}"
 
 
+def api_call_counter(*, organization_id) -> tuple[tuple[str, int], date]:
+    """The cache increment that counts one API call of an organization today: ((key, ttl), day).
+
+    The API middleware sends it in the same round trip as the rate limit, then reports the new
+    count to ``api_call_counted``."""
+    day = utc_day(timezone.now())
+    return (api_call_counter_key(organization_id, day), API_CALL_COUNTER_TTL), day
+
+
+def api_call_counted(*, organization_id, day: date, count: int) -> None:
+    if count == 1:
+        # First count of the day: make sure the flush task knows this counter exists (the only
+        # database write, once per organization and day).
+        ApiCallDaily.all_orgs.get_or_create(organization_id=organization_id, day=day)
+
+
 def api_call_count(*, organization_id) -> None:
     """Count one authenticated /api request of an organization: a cache increment, no database write
     (except one registration row per organization and day)."""
-    day = utc_day(timezone.now())
-    key = api_call_counter_key(organization_id, day)
-    try:
-        cache.incr(key)
-        return
-    except ValueError:
-        pass  # no counter yet today (or it expired)
-    if cache.add(key, 1, timeout=API_CALL_COUNTER_TTL):
-        # First count of the day: make sure the flush task knows this counter exists.
-        ApiCallDaily.all_orgs.get_or_create(organization_id=organization_id, day=day)
-    else:
-        cache.incr(key)  # another request created it between our incr and add
+    increment, day = api_call_counter(organization_id=organization_id)
+    (count,), _ = counters_hit([increment])
+    api_call_counted(organization_id=organization_id, day=day, count=count)
 
 
 def usage_rollup_flush(*, days_back: int = API_CALL_COUNTER_DAYS) -> int:

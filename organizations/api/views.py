@@ -27,7 +27,7 @@ class OrganizationCurrentView(OrgScopedAPIView):
 
     @extend_schema(responses={200: s.OrganizationCurrentOutputSerializer, **errors(400, 401, 404)})
     def get(self, request):
-        return Response(s.OrganizationCurrentOutputSerializer({"organization": self.organization, "role": self.role}).data)
+        return Response(s.organization_current_payload(self.organization, self.role))
 
     @extend_schema(request=s.OrganizationUpdateInputSerializer, responses={200: s.OrganizationUpdateOutputSerializer, **errors(400, 401, 403, 404)})
     def patch(self, request):

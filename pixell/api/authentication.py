@@ -4,6 +4,9 @@ The caller is identified once per request (``identify``): the API middleware nee
 rate-limit key before DRF runs, and DRF's authentication class reuses the same result.
 """
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -18,7 +21,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import User
 from organizations.keys import API_KEY_PREFIX, api_key_hash
 from organizations.models import ApiKey
-from organizations.selectors import api_key_get_by_hash
+from organizations.selectors import api_key_from_snapshot, api_key_get_by_hash, api_key_snapshot, api_key_snapshot_with
+from organizations.versions import organization_version, organization_version_key
 from pixell.api.exceptions import AuthenticationFailed, PermissionDenied
 
 # last_used_at is refreshed at most this often, so an API key costs no write per request.
@@ -53,15 +57,119 @@ def _user_from_access_token(raw: str) -> tuple[User, AccessToken]:
 
 
 def _api_key_lookup(raw: str) -> ApiKey:
-    key = api_key_get_by_hash(key_hash=api_key_hash(raw))
+    return _api_key_load(api_key_hash(raw))
+
+
+def _api_key_load(key_hash: str) -> ApiKey:
+    """Read the key (and organization) after taking the organization's version token, so the copy
+    remembered is valid for that token: a change committed after the read replaces the token."""
+    found = api_key_get_by_hash(key_hash=key_hash)
+    token = organization_version(found.organization_id) if found is not None else None
+    key = api_key_get_by_hash(key_hash=key_hash) if found is not None else None
     if key is None:
         raise AuthenticationFailed("Invalid API key or session")
+    _KEYS.remember(key_hash, key, token)
+    _touch_last_used(key_hash, key)
+    return key
+
+
+def _touch_last_used(key_hash: str, key: ApiKey) -> None:
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
         # A conditional update: concurrent requests write at most once per interval.
         ApiKey.all_orgs.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
-    return key
+        _KEYS.touch(key_hash, now)
+
+
+class _ApiKeyCache:
+    """Per-process copies of API keys with their organization (see ``api_key_fast_path``).
+
+    Holds plain field values, not model instances: every request gets its own fresh objects, so no
+    request can change another's. Bounded in size and in age (a safety net behind the tokens).
+    """
+
+    def __init__(self, max_entries: int = 10_000, max_age: float = 60.0):
+        self.max_entries, self.max_age = max_entries, max_age
+        self._entries: OrderedDict[str, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, key_hash: str, key: ApiKey, token: str | None) -> None:
+        if token is None:
+            return
+        entry = (api_key_snapshot(key), token, time.monotonic())
+        with self._lock:
+            self._entries[key_hash] = entry
+            self._entries.move_to_end(key_hash)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def get(self, key_hash: str) -> tuple[tuple, str] | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or time.monotonic() - entry[2] > self.max_age:
+            return None
+        return entry[0], entry[1]
+
+    def touch(self, key_hash: str, last_used_at) -> None:
+        with self._lock:
+            entry = self._entries.get(key_hash)
+            if entry is not None:
+                snapshot, token, loaded = entry
+                self._entries[key_hash] = (api_key_snapshot_with(snapshot, last_used_at=last_used_at), token, loaded)
+
+    def forget(self, key_hash: str) -> None:
+        with self._lock:
+            self._entries.pop(key_hash, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_KEYS = _ApiKeyCache()
+
+
+@dataclass(frozen=True)
+class ApiKeyFastPath:
+    """An API-key request whose key this process has seen: its identity is confirmed by the
+    organization's token, read in the same round trip as the rate limit (ApiMiddleware)."""
+
+    key_hash: str
+    key: ApiKey
+    token: str
+
+    @property
+    def version_key(self) -> str:
+        return organization_version_key(self.key.organization_id)
+
+    @property
+    def identity(self) -> "Identity":
+        return Identity(user=None, api_key=self.key, via="api_key")
+
+
+def api_key_fast_path(request) -> ApiKeyFastPath | None:
+    """The remembered key of an API-key request, or None (not an API key, or not remembered)."""
+    scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != "bearer" or not raw.startswith(API_KEY_PREFIX):
+        return None
+    key_hash = api_key_hash(raw)
+    entry = _KEYS.get(key_hash)
+    if entry is None:
+        return None
+    snapshot, token = entry
+    return ApiKeyFastPath(key_hash=key_hash, key=api_key_from_snapshot(snapshot), token=token)
+
+
+def api_key_fast_path_confirm(request, fast: ApiKeyFastPath, current_token) -> bool:
+    """Trust the remembered key when its organization's token is unchanged; else forget it (the
+    caller then identifies the request the slow way, from the database)."""
+    if current_token is None or current_token != fast.token:
+        _KEYS.forget(fast.key_hash)
+        return False
+    _touch_last_used(fast.key_hash, fast.key)
+    request._pixell_identity = fast.identity
+    return True
 
 
 def identify(request) -> Identity | None:

@@ -1,15 +1,21 @@
-"""Cross-cutting behaviour of every ``/api`` response: rate limit and its headers.
+"""Cross-cutting behaviour of every ``/api`` request: identity, rate limit and its headers, and the
+organization's API-call count.
 
 It runs as middleware, not as a DRF throttle, so that 404s of unknown paths and 405s carry the
-headers too (CONTRACT §9).
+headers too (CONTRACT §9). For an API key this process has already seen, everything the request
+needs from the shared cache — its rate-limit bucket, its organization's API-call counter and the
+organization's version token that confirms the remembered identity — is one round trip, and no
+database query is made to authenticate it.
 """
 
 import logging
 
+from django.core.cache import cache
+
 from pixell.api import ratelimit
-from pixell.api.authentication import identify
+from pixell.api.authentication import api_key_fast_path, api_key_fast_path_confirm, identify
 from pixell.api.exceptions import AuthenticationFailed, json_error
-from usage.services import api_call_count
+from usage.services import api_call_count, api_call_counted, api_call_counter
 
 logger = logging.getLogger(__name__)
 
@@ -22,19 +28,49 @@ class ApiMiddleware:
         path = request.path
         if not (path.startswith("/api/") or path == "/api") or ratelimit.is_exempt(path):
             return self.get_response(request)
-        try:
-            identity = identify(request)
-        except AuthenticationFailed:
-            identity = None  # bad credentials are refused by the view; count them per address
-        result = ratelimit.hit(request, identity)
+        fast = api_key_fast_path(request)
+        if fast is not None:
+            result = self._hit_api_key(request, fast)
+        else:
+            try:
+                identity = identify(request)
+            except AuthenticationFailed:
+                identity = None  # bad credentials are refused by the view; count them per address
+            result = ratelimit.hit(request, identity)
         if result["limited"]:
             headers = {**result["headers"], "Retry-After": str(result["retry_after"])}
             return json_error(429, "Rate limit exceeded; retry later", "RATE_LIMITED", headers=headers)
         response = self.get_response(request)
         for name, value in result["headers"].items():
             response[name] = value
-        _count_api_call(request)
+        if not getattr(request, "_pixell_api_call_counted", False):
+            _count_api_call(request)
         return response
+
+    def _hit_api_key(self, request, fast):
+        organization_id = fast.key.organization_id
+        counter, day = api_call_counter(organization_id=organization_id)
+        result = ratelimit.hit(request, fast.identity, increments=[counter], reads=[fast.version_key])
+        if api_key_fast_path_confirm(request, fast, result["values"][0]):
+            request._pixell_api_call_counted = True
+            _safely(api_call_counted, organization_id=organization_id, day=day, count=result["counts"][0])
+        else:
+            # The organization changed (or the key was rotated or deleted): the count just made was
+            # for a caller not yet confirmed, so take it back, and identify from the database.
+            _safely(cache.decr, counter[0])
+            try:
+                identify(request)
+            except AuthenticationFailed:
+                pass
+        return result
+
+
+def _safely(function, *args, **kwargs) -> None:
+    # Counting must never break the response it counts.
+    try:
+        function(*args, **kwargs)
+    except Exception:
+        logger.warning("Could not count an API call", exc_info=True)
 
 
 def _count_api_call(request) -> None:

@@ -55,3 +55,36 @@ def test_incr_is_one_round_trip(redis_cache, monkeypatch):
 def test_one_client_object_per_pool(redis_cache):
     client = redis_cache._cache
     assert client.get_client("a", write=True) is client.get_client("b", write=True)
+
+
+def test_counters_hit_counts_reads_and_sets_ttl_in_one_round_trip(redis_cache, monkeypatch):
+    redis_cache.delete_many(["c1", "c2", "r1", "r2"])
+    redis_cache.set("r1", "token-a")
+    calls = []
+    original = redis.client.Pipeline.execute
+
+    def counting(self, *args, **kwargs):
+        calls.append(len(self.command_stack))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counting)
+    counts, values = redis_cache.counters_hit([("c1", 60), ("c2", 120)], ["r1", "r2"])
+    assert counts == [1, 1] and values == ["token-a", None]
+    counts, _ = redis_cache.counters_hit([("c1", 60)], [])
+    assert counts == [2]
+    assert len(calls) == 2  # one pipeline execution per call
+    client = redis.Redis.from_url(REDIS_URL)
+    assert 0 < client.ttl(redis_cache.make_and_validate_key("c2")) <= 120
+    redis_cache.delete_many(["c1", "c2", "r1"])
+
+
+def test_counters_hit_portable_path_matches(settings, tmp_path):
+    from django.core.cache import cache
+
+    from pixell.cache import counters_hit
+
+    # Django's setting_changed handler rebuilds the cache handlers for the new CACHES.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}}
+    cache.set("r1", "token-a")
+    assert counters_hit([("c1", 60)], ["r1", "r2"]) == ([1], ["token-a", None])
+    assert counters_hit([("c1", 60)], []) == ([2], [])

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from freezegun import freeze_time
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -119,7 +120,48 @@ def test_last_used_at_is_updated_but_not_on_every_request(api_key_client, api_ke
     assert api_key.last_used_at == first
 
     # Past the granularity window it is written again.
-    ApiKey.all_orgs.filter(pk=api_key.pk).update(last_used_at=timezone.now() - timedelta(minutes=5))
-    api_key_client.get("/api/organizations/current")
-    api_key.refresh_from_db()
-    assert timezone.now() - api_key.last_used_at < timedelta(seconds=5)
+    with freeze_time(timezone.now() + timedelta(minutes=5), tick=True):
+        api_key_client.get("/api/organizations/current")
+        api_key.refresh_from_db()
+        assert first + timedelta(minutes=5) <= api_key.last_used_at < timezone.now() + timedelta(seconds=1)
+
+
+def test_second_api_key_request_makes_no_query(api_key_client):
+    """A key this process has seen is confirmed by its organization's version token in the shared
+    cache, not by the database (the identity cache of pixell.api.authentication)."""
+    assert api_key_client.get("/api/organizations/current").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = api_key_client.get("/api/organizations/current")
+    assert response.status_code == 200 and response.json()["organization"]["credits"] == 100
+    assert queries.captured_queries == []
+
+
+def test_remembered_key_sees_balance_and_name_changes_at_once(api_key_client, org, owner_client):
+    from billing.models import TransactionType
+    from billing.services import credits_apply
+
+    assert api_key_client.get("/api/organizations/current").json()["organization"]["credits"] == 100
+    credits_apply(organization=org, amount=-40, type=TransactionType.USAGE, description="Deploy")
+    assert api_key_client.get("/api/organizations/current").json()["organization"]["credits"] == 60
+    assert owner_client.patch("/api/organizations/current", {"name": "Renamed"}, format="json").status_code == 200
+    assert api_key_client.get("/api/organizations/current").json()["organization"]["name"] == "Renamed"
+
+
+def test_remembered_key_fails_at_once_after_rotation_and_deletion(api_key_client, api_key, owner_client):
+    assert api_key_client.get("/api/organizations/current").status_code == 200
+    assert owner_client.post(f"/api/api-keys/{api_key.id}/rotate").status_code == 200
+    assert api_key_client.get("/api/organizations/current").status_code == 401
+    rotated = owner_client.post(f"/api/api-keys/{api_key.id}/rotate").json()["apiKey"]["key"]
+    client = client_for(api_key=rotated)
+    assert client.get("/api/organizations/current").status_code == 200
+    assert owner_client.delete(f"/api/api-keys/{api_key.id}").status_code == 200
+    assert client.get("/api/organizations/current").status_code == 401
+
+
+def test_remembered_key_is_dropped_when_the_shared_token_is_lost(api_key_client, api_key):
+    from django.core.cache import cache
+
+    assert api_key_client.get("/api/organizations/current").status_code == 200
+    cache.clear()  # e.g. Redis restarted: no token, so nothing remembered is trusted
+    ApiKey.all_orgs.filter(pk=api_key.pk).delete()
+    assert api_key_client.get("/api/organizations/current").status_code == 401

@@ -25,3 +25,11 @@ def test_lookup_matches_the_orm_and_needs_one_query(api_key, org, django_assert_
 
 def test_unknown_hash_is_none(db):
     assert api_key_get_by_hash(key_hash="0" * 64) is None
+
+
+def test_current_payload_equals_its_documented_serializer(org):
+    from organizations.api.serializers import OrganizationCurrentOutputSerializer, organization_current_payload
+
+    org.refresh_from_db()
+    expected = OrganizationCurrentOutputSerializer({"organization": org, "role": "owner"}).data
+    assert organization_current_payload(org, "owner") == expected
