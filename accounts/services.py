@@ -23,6 +23,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedTo
 from accounts import tokens
 from accounts.models import User
 from accounts.selectors import user_get_by_email
+from accounts.mail_quota import account_mail_allowed
 from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
 from organizations.services import organization_create
 from pixell.api.authentication import revoked_jti_cache_key
@@ -69,7 +70,7 @@ def email_verification_send(*, user: User) -> None:
 def email_verification_resend(*, email: str) -> None:
     """Silently does nothing for unknown or already verified addresses (no account enumeration)."""
     user = user_get_by_email(email=email)
-    if user is not None and user.is_active and not user.email_verified:
+    if user is not None and user.is_active and not user.email_verified and account_mail_allowed(purpose="verification", email=user.email):
         email_verification_send(user=user)
 
 
@@ -185,7 +186,7 @@ def password_reset_request(*, email: str) -> None:
     from accounts.tasks import password_reset_send_task
 
     user = user_get_by_email(email=email)
-    if user is not None and user.is_active:
+    if user is not None and user.is_active and account_mail_allowed(purpose="password-reset", email=user.email):
         transaction.on_commit(lambda: password_reset_send_task.delay(str(user.pk)))
 
 
