@@ -37,6 +37,7 @@ def export_download(request, token: str):
 # --- dashboard --------------------------------------------------------------------------------------
 
 CHART_WIDTH, CHART_PLOT_HEIGHT, CHART_LABEL_HEIGHT = 720, 140, 18
+CHART_PADDING = 24  # room for the first and last date labels, centred under their bars
 CHART_MAX_LABELS = 8
 
 
@@ -59,7 +60,8 @@ def bar_chart(points: list[dict], key: str) -> dict:
                 "height": height,
                 "value": value,
                 "date": point["date"],
-                "label": point["date"] if index % every == 0 or index == len(points) - 1 else "",
+                # Counted from the end: today is always labelled, and labels are evenly spaced.
+                "label": point["date"] if (len(points) - 1 - index) % every == 0 else "",
                 "label_x": round(index * slot + slot / 2, 1),
             }
         )
@@ -68,6 +70,7 @@ def bar_chart(points: list[dict], key: str) -> dict:
         "max": top,
         "total": sum(values),
         "width": CHART_WIDTH,
+        "view_box": f"{-CHART_PADDING} 0 {CHART_WIDTH + 2 * CHART_PADDING} {CHART_PLOT_HEIGHT + CHART_LABEL_HEIGHT}",
         "plot_height": CHART_PLOT_HEIGHT,
         "height": CHART_PLOT_HEIGHT + CHART_LABEL_HEIGHT,
         "label_y": CHART_PLOT_HEIGHT + CHART_LABEL_HEIGHT - 4,
