@@ -96,6 +96,9 @@ def login_page(request):
     context = {"next": next_url, "email": request.POST.get("email", "").strip(), "unverified": False, "remember": bool(request.POST.get("remember"))}
     if request.method == "GET":
         return _page(request, "accounts/login.html", context)
+    limited = _anonymous_rate_limited(request)
+    if limited is not None:
+        return _page(request, "accounts/login.html", context, limited)
     try:
         data = parse_form(
             LoginInputSerializer,

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from agentapps import selectors, services
 from agentapps.api.serializers import AppCreateInputSerializer, PackageFormSerializer
+from agentapps.errors import AppNotFound, PublicAppReadOnly
 from agentapps.uploads import install_package_upload_handlers, raise_if_upload_too_large
 from deployments import selectors as deployment_selectors
 from deployments import services as deployment_services
@@ -42,6 +43,15 @@ def app_url(app) -> str:
 
 def deployment_url(deployment) -> str:
     return f"/dashboard/deployments/{deployment.pk}/"
+
+
+def _own_app(tenancy, app_id):
+    """The organization's own app. A public app of another organization is readable through the
+    API, but it is not one of this organization's pages: here it is as absent as a private one."""
+    try:
+        return selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    except PublicAppReadOnly:
+        raise AppNotFound() from None
 
 
 def deployments_of_organization(*, organization, cursor: str | None = None, limit: int = DEPLOYMENTS_PAGE):
@@ -104,13 +114,13 @@ def _app_detail(request, tenancy, app, *, form_errors=None, status=200, **extra)
 
 @dashboard_view(methods=["GET"])
 def app_detail_page(request, tenancy, app_id):
-    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    app = _own_app(tenancy, app_id)
     return _app_detail(request, tenancy, app)
 
 
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
 def app_delete(request, tenancy, app_id):
-    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    app = _own_app(tenancy, app_id)
     if request.POST.get("confirm_name", "").strip() != app.name:
         error = ValidationError("Type the app's name to confirm", details={"confirm_name": [f"Type “{app.name}” exactly."]})
         return _app_detail(request, tenancy, app, form_errors={"delete": form_error(error)}, status=400)
@@ -155,7 +165,7 @@ def _multipart_data(request) -> dict:
 @dashboard_view(methods=["POST"])
 @_package_form
 def package_upload(request, tenancy, app_id):
-    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    app = _own_app(tenancy, app_id)
     try:
         data = _multipart_data(request)
         data["force_overwrite"] = _bool(request, "force_overwrite")
@@ -183,7 +193,7 @@ def package_upload(request, tenancy, app_id):
 @_package_form
 def app_deploy(request, tenancy, app_id):
     organization = tenancy.organization
-    app = deployment_selectors.agent_app_of_org(organization=organization, app_id=app_id)
+    app = _own_app(tenancy, app_id)
     try:
         data = _multipart_data(request)
         data["force_overwrite"] = _bool(request, "force_overwrite")
@@ -226,7 +236,7 @@ def app_deploy(request, tenancy, app_id):
 
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
 def package_delete(request, tenancy, app_id, package_id):
-    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    app = _own_app(tenancy, app_id)
     package = selectors.package_get(agent_app=app, package_id=package_id)
     try:
         services.package_delete(package=package, actor=tenancy.user)
@@ -242,7 +252,7 @@ def package_delete(request, tenancy, app_id, package_id):
 
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
 def secret_set(request, tenancy, app_id):
-    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    app = _own_app(tenancy, app_id)
     key = request.POST.get("key", "").strip()
     try:
         # The value is opaque: never trimmed (like the API's PUT …/secrets/:key).
@@ -255,7 +265,7 @@ def secret_set(request, tenancy, app_id):
 
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
 def secret_delete(request, tenancy, app_id, key):
-    app = selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
+    app = _own_app(tenancy, app_id)
     try:
         services.app_secret_delete(agent_app=app, key=key)
     except PixellError as exc:
@@ -271,7 +281,7 @@ def secret_delete(request, tenancy, app_id, key):
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
 def webhook_create(request, tenancy, app_id):
     organization = tenancy.organization
-    app = deployment_selectors.agent_app_of_org(organization=organization, app_id=app_id)
+    app = _own_app(tenancy, app_id)
     try:
         data = {"url": request.POST.get("url", "").strip(), "events": request.POST.getlist("events")}
         if request.POST.get("secret"):
@@ -290,7 +300,7 @@ def webhook_create(request, tenancy, app_id):
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
 def webhook_delete(request, tenancy, app_id, webhook_id):
     organization = tenancy.organization
-    app = deployment_selectors.agent_app_of_org(organization=organization, app_id=app_id)
+    app = _own_app(tenancy, app_id)
     webhook = deployment_selectors.webhook_get(organization=organization, agent_app=app, webhook_id=webhook_id)
     deployment_services.webhook_delete(webhook=webhook)
     messages.success(request, f"Webhook {webhook.url} deleted.")

@@ -161,6 +161,7 @@ def test_anonymous_form_posts_share_the_api_rate_limit(db, settings):
     response = client.post("/signup/", {"email": "x@example.com", "password": "a-long-enough-password"})
     assert response.status_code == 429 and "Retry-After" in response
     assert not User.objects.filter(email="x@example.com").exists()
+    assert client.post("/login/", {"email": "a@example.com", "password": "x"}).status_code == 429
 
 
 def test_password_reset_request_mails_a_link_and_reveals_nothing(owner, django_capture_on_commit_callbacks):

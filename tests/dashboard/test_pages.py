@@ -141,3 +141,35 @@ def test_roles_come_from_the_membership_of_the_current_organization(owner, org, 
     client.post("/dashboard/switch/", {"organization_id": str(other_org.id)})
     assert "Managing API keys needs the <strong>admin</strong> role" in client.get("/dashboard/api-keys/").content.decode()
     assert client.post("/dashboard/api-keys/", {"name": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/apps/", "/dashboard/deployments/", "/dashboard/members/", "/dashboard/credits/", "/dashboard/usage/"])
+def test_list_pages_cost_the_same_queries_however_many_rows(owner_page, org, owner, path, django_assert_max_num_queries, django_capture_on_commit_callbacks):
+    from agentapps.services import agent_app_create
+    from deployments.services import deployment_create
+    from tests.agentapps.packages import apkg_bytes, upload
+
+    def add_rows(start):
+        for i in range(start, start + 3):
+            app = agent_app_create(organization=org, actor=owner, name=f"app-{i}")
+            with django_capture_on_commit_callbacks(execute=False):
+                deployment_create(organization=org, agent_app=app, actor=owner, upload=upload(apkg_bytes("1.0.0")), version=None)
+            MembershipFactory(organization=org, user=UserFactory(), role=Role.MEMBER)
+
+    add_rows(0)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert owner_page.get(path).status_code == 200
+    add_rows(3)
+    with django_assert_max_num_queries(len(few)):
+        assert owner_page.get(path).status_code == 200
+
+
+def test_another_organizations_public_app_is_not_a_page_of_this_one(owner_page, other_app):
+    other_app.is_public = True
+    other_app.save(update_fields=["is_public"])
+    assert owner_page.get(f"/dashboard/apps/{other_app.id}/").status_code == 404
+    assert owner_page.post(f"/dashboard/apps/{other_app.id}/delete/", {"confirm_name": other_app.name}).status_code == 404
+    other_app.refresh_from_db()
