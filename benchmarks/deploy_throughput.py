@@ -74,7 +74,7 @@ class Workers:
         for index in range(self.count):
             log = Path(tempfile.mkstemp(prefix=f"pixell-bench-worker{index}-", suffix=".log")[1])
             command = [
-                sys.executable, "-m", "celery", "-A", "pixell", "worker", "--concurrency=1", "--loglevel=INFO",
+                sys.executable, "-m", "celery", "-A", "pixell", "worker", "--pool=solo", "--loglevel=INFO",
                 "-n", f"bench{index}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
             ]  # fmt: skip
             self.processes.append(
@@ -108,6 +108,29 @@ class Workers:
                     continue
 
 
+def _cpu_seconds(pids) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
 def accept_jobs(org, app, owner, prefix: str, jobs: int) -> list[str]:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -133,15 +156,37 @@ def drain(env, org, app, owner, *, workers: int, jobs: int, prefix: str) -> floa
 
     ids = accept_jobs(org, app, owner, prefix, jobs)
     terminal = ("completed", "failed", "cancelled")
-    with Workers(env, workers):
+    resent = 0
+    with Workers(env, workers) as pool:
+        worker_pids = [p.pid for p in pool.processes]
+        cpu_before = _cpu_seconds(worker_pids), _cpu_seconds(_postgres_pids()), os.getloadavg()[0]
         started = time.monotonic()
         for deployment_id in ids:
             deployment_process_task.delay(deployment_id)
-        while Deployment.all_orgs.filter(id__in=ids).exclude(status__in=terminal).exists():
-            if time.monotonic() - started > 600:
+        remaining, progressed_at = len(ids), time.monotonic()
+        while remaining := Deployment.all_orgs.filter(id__in=ids).exclude(status__in=terminal).count():
+            now = time.monotonic()
+            if now - started > 600:
                 raise RuntimeError("jobs did not drain within 10 minutes")
+            if remaining != getattr(drain, "_last", None):
+                drain._last, progressed_at = remaining, now
+            elif now - progressed_at > 5:
+                # Nothing moved for 5 s: nudges were lost. The product's beat sweep would pick the
+                # rows up; without beat here, nudge the still-queued rows again (a no-op for others).
+                stuck = list(Deployment.all_orgs.filter(id__in=ids, status="queued").values_list("id", flat=True))
+                for deployment_id in stuck:
+                    deployment_process_task.delay(str(deployment_id))
+                resent += len(stuck)
+                progressed_at = now
             time.sleep(0.1)
         elapsed = time.monotonic() - started
+        drain.cpu = (
+            (_cpu_seconds(worker_pids) - cpu_before[0]) / len(ids) * 1000,
+            (_cpu_seconds(_postgres_pids()) - cpu_before[1]) / len(ids) * 1000,
+            os.getloadavg()[0],
+        )
+    if resent:
+        print(f"  note: {resent} nudges re-sent after 5 s without progress (lost messages)", flush=True)
     counts = {s: Deployment.all_orgs.filter(id__in=ids, status=s).count() for s in terminal}
     once = Deployment.all_orgs.filter(id__in=ids, attempts=1).count()
     if counts["completed"] != jobs or once != jobs:
@@ -197,7 +242,11 @@ def main() -> int:
         for round_ in range(args.rounds):
             ones.append(drain(env, org, app, owner, workers=1, jobs=args.jobs, prefix=f"1{round_}"))
             twos.append(drain(env, org, app, owner, workers=2, jobs=args.jobs, prefix=f"2{round_}"))
-            print(f"round {round_ + 1}: 1 worker {ones[-1]:.1f}/s, 2 workers {twos[-1]:.1f}/s", flush=True)
+            print(
+                f"round {round_ + 1}: 1 worker {ones[-1]:.1f}/s, 2 workers {twos[-1]:.1f}/s "
+                f"(CPU per job: workers {drain.cpu[0]:.1f} ms, PostgreSQL {drain.cpu[1]:.1f} ms; load average {drain.cpu[2]:.1f})",
+                flush=True,
+            )
         one, two = max(ones), max(twos)
         flush_redis(env)
         latency = accept_latency(env, app, raw_key, args.accept_runs)
