@@ -14,7 +14,4 @@ urlpatterns = [
     path("dashboard/apps/<str:app_id>/secrets/<str:key>/delete/", views.secret_delete, name="dashboard-secret-delete"),
     path("dashboard/apps/<str:app_id>/webhooks/", views.webhook_create, name="dashboard-webhook-create"),
     path("dashboard/apps/<str:app_id>/webhooks/<str:webhook_id>/delete/", views.webhook_delete, name="dashboard-webhook-delete"),
-    path("dashboard/deployments/", views.deployments_page, name="dashboard-deployments"),
-    path("dashboard/deployments/<str:deployment_id>/", views.deployment_page, name="dashboard-deployment"),
-    path("dashboard/deployments/<str:deployment_id>/cancel/", views.deployment_cancel, name="dashboard-deployment-cancel"),
 ]

@@ -1,8 +1,7 @@
-"""Dashboard pages of agent apps, their packages, deploys, secrets and webhooks, and of deployments.
+"""Dashboard pages of agent apps, their packages, deploys, secrets and webhooks.
 
 Thin: every write is the service the API calls (agentapps.services, deployments.services); reads
-are the selectors. The deployment pages live here, next to the app pages they are reached from,
-because deployments/ was still being finished by its engineer (docs/DECISIONS.md, Dashboard).
+are the selectors. The deployment pages are in deployments/views.py.
 """
 
 from functools import wraps
@@ -18,18 +17,14 @@ from agentapps.uploads import install_package_upload_handlers, raise_if_upload_t
 from deployments import selectors as deployment_selectors
 from deployments import services as deployment_services
 from deployments.api.serializers import DeployInputSerializer, WebhookInputSerializer
-from deployments.models import STEP_NAMES, Deployment, DeploymentStatus, WebhookEvent
-from deployments.presenters import current_step_name
+from deployments.models import WebhookEvent
+from deployments.views import deployment_url
 from organizations.models import Role
 from pixell.api.exceptions import InsufficientCredits, PixellError, ValidationError
-from pixell.api.pagination import paginate
 from pixell.api.viewsets import dashboard_render, dashboard_view, form_error, parse_form
 
 RECENT_DEPLOYMENTS = 10
 PACKAGES_SHOWN = 50
-DEPLOYMENTS_PAGE = 25
-# A queued or running deployment's page reloads itself this often (seconds): no JavaScript needed.
-REFRESH_SECONDS = 3
 
 
 def _bool(request, name: str) -> str:
@@ -41,10 +36,6 @@ def app_url(app) -> str:
     return f"/dashboard/apps/{app.pk}/"
 
 
-def deployment_url(deployment) -> str:
-    return f"/dashboard/deployments/{deployment.pk}/"
-
-
 def _own_app(tenancy, app_id):
     """The organization's own app. A public app of another organization is readable through the
     API, but it is not one of this organization's pages: here it is as absent as a private one."""
@@ -52,15 +43,6 @@ def _own_app(tenancy, app_id):
         return selectors.agent_app_get(organization=tenancy.organization, app_id=app_id)
     except PublicAppReadOnly:
         raise AppNotFound() from None
-
-
-def deployments_of_organization(*, organization, cursor: str | None = None, limit: int = DEPLOYMENTS_PAGE):
-    """The organization's deployments of every app, newest first (rows, next_cursor).
-
-    deployments.selectors only lists one app's deployments; this read belongs there and moves once
-    that app's engineer has finished it.
-    """
-    return paginate(Deployment.objects.for_org(organization).select_related("agent_app"), cursor=cursor, limit=limit)
 
 
 # --- apps -------------------------------------------------------------------------------------------
@@ -305,46 +287,3 @@ def webhook_delete(request, tenancy, app_id, webhook_id):
     deployment_services.webhook_delete(webhook=webhook)
     messages.success(request, f"Webhook {webhook.url} deleted.")
     return HttpResponseRedirect(app_url(app) + "#webhooks")
-
-
-# --- deployments -------------------------------------------------------------------------------------
-
-
-@dashboard_view(methods=["GET"])
-def deployments_page(request, tenancy):
-    rows, next_cursor = deployments_of_organization(organization=tenancy.organization, cursor=request.GET.get("cursor"))
-    positions = deployment_selectors.queue_positions(rows)
-    for deployment in rows:
-        deployment.queue_position = positions.get(deployment.id)
-    return dashboard_render(request, "deployments/deployments.html", {"deployments": rows, "next_cursor": next_cursor, "first_page": not request.GET.get("cursor")})
-
-
-@dashboard_view(methods=["GET"])
-def deployment_page(request, tenancy, deployment_id):
-    deployment = deployment_selectors.deployment_get(organization=tenancy.organization, deployment_id=deployment_id)
-    steps = sorted(deployment.steps.all(), key=lambda s: s.position)
-    running = deployment.status in (DeploymentStatus.QUEUED, DeploymentStatus.PROCESSING)
-    context = {
-        "deployment": deployment,
-        "app": deployment.agent_app,
-        "steps": steps,
-        "step_count": len(STEP_NAMES),
-        "current_step": current_step_name(deployment, steps),
-        "queue_position": deployment_selectors.queue_position(deployment),
-        "refresh_seconds": REFRESH_SECONDS if running else None,
-        "can_cancel": deployment.status == DeploymentStatus.QUEUED,
-    }
-    return dashboard_render(request, "deployments/deployment.html", context)
-
-
-@dashboard_view(methods=["POST"])
-def deployment_cancel(request, tenancy, deployment_id):
-    # Members may cancel, like the API (docs/DECISIONS.md: cancel is open to members and API keys).
-    deployment = deployment_selectors.deployment_get(organization=tenancy.organization, deployment_id=deployment_id)
-    try:
-        deployment = deployment_services.deployment_cancel(deployment=deployment, actor=tenancy.user)
-    except PixellError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Deployment cancelled; {deployment.cost:,} credits refunded.")
-    return HttpResponseRedirect(deployment_url(deployment))

@@ -57,6 +57,11 @@ def deployment_list_for_app(*, organization, agent_app, cursor: str | None, limi
     return paginate(qs, cursor=cursor, limit=limit)
 
 
+def deployment_list_for_organization(*, organization, cursor: str | None, limit: int):
+    """The organization's deployments of every app, newest first (the dashboard's list)."""
+    return paginate(Deployment.objects.for_org(organization).select_related("agent_app"), cursor=cursor, limit=limit)
+
+
 def queue_position(deployment: Deployment) -> int | None:
     """1-based place among every queued deployment (workers serve all organizations in order)."""
     if deployment.status != DeploymentStatus.QUEUED:

@@ -16,8 +16,8 @@ from django.views.decorators.cache import never_cache
 from agentapps import selectors as agentapp_selectors
 from agentapps import services as agentapp_services
 from agentapps.api.serializers import SigningKeyInputSerializer
-from agentapps.views import deployments_of_organization
 from billing.selectors import credits_balance_summary
+from deployments import selectors as deployment_selectors
 from organizations import selectors, services
 from organizations.api.serializers import (
     ApiKeyCreateInputSerializer,
@@ -73,7 +73,7 @@ def invitation_page(request, token: str):
 @dashboard_view(methods=["GET"])
 def overview_page(request, tenancy):
     organization = tenancy.organization
-    deployments, _ = deployments_of_organization(organization=organization, limit=OVERVIEW_DEPLOYMENTS)
+    deployments, _ = deployment_selectors.deployment_list_for_organization(organization=organization, cursor=None, limit=OVERVIEW_DEPLOYMENTS)
     activity, _ = paginate(usage_activity_queryset(organization=organization), cursor=None, limit=OVERVIEW_ACTIVITY, time_field="occurred_at")
     context = {
         "balance": credits_balance_summary(organization=organization),

@@ -202,7 +202,7 @@ def test_a_member_cancels_a_queued_deployment_and_is_refunded(member_page, org, 
 
 
 def test_deployments_list_shows_every_app_and_pages(member_page, org, app, deployment, settings, django_capture_on_commit_callbacks):
-    from agentapps.views import DEPLOYMENTS_PAGE
+    from deployments.views import DEPLOYMENTS_PAGE
 
     html = member_page.get("/dashboard/deployments/").content.decode()
     assert f"/dashboard/deployments/{deployment.id}/" in html and app.name in html
