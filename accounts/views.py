@@ -4,7 +4,7 @@ They call the same services as the API."""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -166,30 +166,34 @@ def signup_page(request):
     return HttpResponseRedirect(settings.LOGIN_REDIRECT_URL)
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
-def resend_verification_page(request):
+def _email_request_page(request, template: str, send) -> HttpResponse:
+    """A form asking for an email address, then ``send(email=…)``: the same answer whether or not the
+    account exists (no enumeration), behind the API's anonymous rate limit."""
     context = {"email": (request.POST.get("email") or request.GET.get("email") or "").strip(), "sent": False}
     if request.method == "GET":
-        return _page(request, "accounts/resend_verification.html", context)
+        return _page(request, template, context)
     limited = _anonymous_rate_limited(request)
     if limited is not None:
-        return _page(request, "accounts/resend_verification.html", context, limited)
+        return _page(request, template, context, limited)
     try:
         data = parse_form(EmailInputSerializer, {"email": context["email"]})
     except PixellError as exc:
-        return _page(request, "accounts/resend_verification.html", context, exc)
-    services.email_verification_resend(email=data["email"])
-    context["sent"] = True  # the same answer whether or not the account exists (no enumeration)
-    return _page(request, "accounts/resend_verification.html", context)
+        return _page(request, template, context, exc)
+    send(email=data["email"])
+    context["sent"] = True
+    return _page(request, template, context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def resend_verification_page(request):
+    return _email_request_page(request, "accounts/resend_verification.html", services.email_verification_resend)
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def password_reset_page(request):
-    context = {"email": (request.POST.get("email") or request.GET.get("email") or "").strip(), "sent": False}
-    if request.method == "GET":
-        return _page(request, "accounts/password_reset.html", context)
+    return _email_request_page(request, "accounts/password_reset.html", services.password_reset_request)
     limited = _anonymous_rate_limited(request)
     if limited is not None:
         return _page(request, "accounts/password_reset.html", context, limited)
