@@ -194,13 +194,3 @@ def resend_verification_page(request):
 @require_http_methods(["GET", "POST"])
 def password_reset_page(request):
     return _email_request_page(request, "accounts/password_reset.html", services.password_reset_request)
-    limited = _anonymous_rate_limited(request)
-    if limited is not None:
-        return _page(request, "accounts/password_reset.html", context, limited)
-    try:
-        data = parse_form(EmailInputSerializer, {"email": context["email"]})
-    except PixellError as exc:
-        return _page(request, "accounts/password_reset.html", context, exc)
-    services.password_reset_request(email=data["email"])
-    context["sent"] = True  # the same answer whether or not the account exists (no enumeration)
-    return _page(request, "accounts/password_reset.html", context)

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from agentapps.models import Package, PackageStatus
 from billing.models import CreditTransaction
-from deployments.models import Deployment, DeploymentStatus, DeploymentStep, IdempotencyRecord, StepStatus
+from deployments.models import Deployment, DeploymentStatus, DeploymentStep, IdempotencyRecord
 from deployments.services import deployment_cost
 from organizations.models import Organization
 from tests.deployments.conftest import apkg_bytes, deploy, stored_package_files, upload

@@ -22,7 +22,7 @@ from deployments import pipeline, queue
 from deployments.models import Deployment, DeploymentStatus
 from organizations.models import Organization
 from tests.conftest import client_for
-from tests.deployments.conftest import apkg_bytes, deploy, stored_package_files, upload
+from tests.deployments.conftest import apkg_bytes, deploy, stored_package_files
 from usage.models import UsageEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -1,7 +1,6 @@
 """Outgoing webhooks (seed §10, CONTRACT §7): CRUD, signed deliveries, retries, log, redeliver, ping."""
 
 import base64
-import json
 from datetime import timedelta
 
 import pytest
