@@ -16,3 +16,7 @@ os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBa
 from pixell.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests; production keeps PBKDF2
+
+# WhiteNoise scans STATIC_ROOT at start-up and warns on every request handler build when it is
+# missing; tests serve static files through the finders, so an empty folder is all it needs.
+os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405
