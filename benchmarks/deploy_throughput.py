@@ -178,7 +178,8 @@ def drain(env, org, app, owner, *, workers: int, jobs: int, prefix: str) -> floa
                     deployment_process_task.delay(str(deployment_id))
                 resent += len(stuck)
                 progressed_at = now
-            time.sleep(0.1)
+            # Fine polling: a drain takes a few seconds, so a 0.1 s step would blur the figure by ~3%.
+            time.sleep(0.02)
         elapsed = time.monotonic() - started
         drain.cpu = (
             (_cpu_seconds(worker_pids) - cpu_before[0]) / len(ids) * 1000,
