@@ -60,11 +60,19 @@ def organization_update(*, organization: Organization, actor, name: str | None =
 def organization_delete(*, organization: Organization, actor) -> None:
     """Deletes the organization and everything in it (members, invitations, keys, apps, ledger).
 
-    Irreversible; only an owner may do it (checked by the view's role policy).
+    Irreversible; only an owner may do it (checked by the view's role policy). Its stored files
+    (packages, usage exports) go after commit, like an app's: a rolled-back delete keeps them.
     """
+    from agentapps.models import Package
+    from agentapps.storage import storage_delete_quietly
+    from usage.models import UsageExport
+
     with transaction.atomic():
+        names = list(Package.all_orgs.filter(organization=organization).values_list("file", flat=True))
+        names += list(UsageExport.all_orgs.filter(organization=organization).values_list("storage_key", flat=True))
         Organization.objects.filter(pk=organization.pk).delete()
         organization_changed(organization.pk)
+        transaction.on_commit(lambda: storage_delete_quietly(names), robust=True)
 
 
 def organization_switch(*, user, organization_id) -> Membership:

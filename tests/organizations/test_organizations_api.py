@@ -156,3 +156,15 @@ def test_user_without_organization_gets_404_on_org_routes(db):
     client = client_for(UserFactory())
     assert client.get("/api/organizations/current").status_code == 404
     assert client.get("/api/organizations").json() == {"organizations": []}
+
+
+def test_deleting_the_organization_removes_its_stored_files(owner_client, org, django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    from tests.factories import AgentAppFactory, PackageFactory
+
+    package = PackageFactory(organization=org, agent_app=AgentAppFactory(organization=org))
+    assert default_storage.exists(package.file.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner_client.delete("/api/organizations/current").status_code == 200
+    assert not default_storage.exists(package.file.name)
