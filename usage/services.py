@@ -199,10 +199,11 @@ def usage_export_create(*, organization, actor, format: str, start_date: date, e
     Streams: rows come from a database cursor in chunks into a temporary file, which storage then
     copies (multipart on S3), so memory stays flat however many events there are.
     """
-    start, end = utc_midnight(start_date), utc_midnight(end_date + timedelta(days=1))
+    rows = UsageEvent.objects.for_org(organization).filter(occurred_at__gte=utc_midnight(start_date))
+    if end_date < date.max:  # the day after date.max does not exist: no upper bound then
+        rows = rows.filter(occurred_at__lt=utc_midnight(end_date + timedelta(days=1)))
     rows = (
-        UsageEvent.objects.for_org(organization)
-        .filter(occurred_at__gte=start, occurred_at__lt=end)
+        rows
         .order_by("occurred_at", "id")
         .values_list("id", "occurred_at", "type", "description", "value", "credits", "agent_app_id", "metadata")
     )

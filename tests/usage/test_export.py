@@ -192,3 +192,11 @@ def test_s3_export_gets_a_presigned_url_valid_24_hours(owner_client, org, s3_sto
     (key,) = s3_storage.keys("exports/")
     assert key.startswith(f"exports/{org.pk}/") and key in url
     assert s3_storage.get(key).decode().count("\n") == 2
+
+
+def test_export_ending_on_the_last_representable_day_is_not_a_500(owner, org):
+    # endDate 9999-12-31: the exclusive bound (the next midnight) does not exist as a date.
+    _record(org, datetime(9999, 12, 31, 12, tzinfo=UTC))
+    response = _export(owner, format="json", startDate="9999-12-01", endDate="9999-12-31")
+    assert response.status_code == 200
+    assert len(json.loads(_download(response.json()["downloadUrl"]))["events"]) == 1
