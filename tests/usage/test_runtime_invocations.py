@@ -177,3 +177,11 @@ def test_concurrent_repeats_of_one_report_charge_once(org):
     assert answers == [(200, 90)] * 8
     assert _balance(org) == 90
     assert UsageEvent.objects.for_org(org).count() == 1
+
+
+def test_an_absurdly_large_count_is_a_validation_error_not_a_500(runtime, org, app):
+    # 10**19 does not fit the BIGINT columns (and a sum of two large ones would overflow the rollup).
+    response = runtime.post("/api/runtime/invocations", _report(app, count=10**19, credits=0), format="json")
+    assert response.status_code == 400 and "count" in response.json()["details"]
+    assert not UsageEvent.objects.for_org(org).exists()
+    assert _balance(org) == 100

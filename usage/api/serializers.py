@@ -7,6 +7,9 @@ from pixell.api.fields import StrictCharField
 from usage.models import ExportFormat
 
 MAX_EXPORT_DAYS = 366
+# One report's invocations: far above any real batch, and low enough that the BIGINT rollup sums
+# (UsageDaily.value) cannot overflow into a 500.
+MAX_INVOCATIONS_PER_REPORT = 1_000_000_000
 
 
 class MetricsOutputSerializer(serializers.Serializer):
@@ -72,7 +75,7 @@ class ExportOutputSerializer(serializers.Serializer):
 class InvocationReportInputSerializer(serializers.Serializer):
     id = StrictCharField(max_length=150)
     agent_app_id = StrictCharField(max_length=64)
-    count = StrictIntegerField(min_value=1)
+    count = StrictIntegerField(min_value=1, max_value=MAX_INVOCATIONS_PER_REPORT)
     credits = StrictIntegerField(min_value=0)
     timestamp = serializers.DateTimeField(default_timezone=UTC)
 
