@@ -194,6 +194,13 @@ def _resolve_checked(url: str, *, allow_private: bool) -> _Target:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise UnsafeURLError("URL has no host.")
+    if not host.isascii():
+        # An internationalized name goes on the wire (Host header, SNI, DNS) in its IDNA form:
+        # http.client cannot encode the Unicode one, so every call to it would fail.
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise UnsafeURLError("URL host is not a valid domain name.") from None
     if port is None:
         port = 443 if scheme == "https" else 80
 

@@ -432,3 +432,16 @@ def test_https_certificate_for_another_name_is_rejected(tls_server, fake_dns):
         )
 
     assert tls_server.received == []
+
+
+def test_an_internationalized_host_is_sent_in_its_ascii_form(server, fake_dns):
+    # An IDN URL passes the creation check; the Host header (latin-1 on the wire) and SNI need the
+    # IDNA form, or every delivery died on a UnicodeEncodeError reported as a permanent failure.
+    fake_dns["xn--r8jz45g.jp"] = ["127.0.0.1"]
+    port = server.server_address[1]
+
+    response = netguard.safe_post(f"http://例え.jp:{port}/hook", data=b"{}", headers={}, timeout=5, allow_private=True)
+
+    assert response.status_code == 200
+    assert fake_dns.lookups == ["xn--r8jz45g.jp"]
+    assert server.received[0]["headers"]["Host"] == f"xn--r8jz45g.jp:{port}"
