@@ -26,7 +26,7 @@ from accounts.selectors import user_get_by_email
 from accounts.mail_quota import account_mail_allowed
 from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
 from organizations.services import organization_create
-from pixell.api.authentication import revoked_jti_cache_key
+from pixell.api.authentication import revoked_jti_cache_key, user_tokens_revoked_cache_key
 from pixell.api.exceptions import AuthenticationFailed, Conflict, EmailNotVerified, ValidationError
 
 
@@ -177,8 +177,15 @@ def _live_refresh_tokens(*, user: User):
 
 
 def sessions_revoke_all(*, user: User) -> None:
+    """Every session of the user ends: refresh tokens are blacklisted, and access tokens (bearer or
+    auth cookie) issued before this second are refused until the last of them would have expired."""
     for outstanding in _live_refresh_tokens(user=user):
         BlacklistedToken.objects.get_or_create(token=outstanding)
+    key = user_tokens_revoked_cache_key(user.pk)
+    lifetime = int(jwt_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    # Whole seconds, as ``iat`` is: a token signed in the same second survives, so a sign-in right
+    # after the reset is never refused. After commit: a rolled-back reset must end no session.
+    transaction.on_commit(lambda: cache.set(key, int(time.time()), timeout=lifetime + 5))
 
 
 def password_reset_request(*, email: str) -> None:

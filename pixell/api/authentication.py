@@ -42,13 +42,25 @@ def revoked_jti_cache_key(jti: str) -> str:
     return f"jwt-revoked:{jti}"
 
 
+def user_tokens_revoked_cache_key(user_id) -> str:
+    """Unix second before which every access token of the user is dead (set by a password reset)."""
+    return f"jwt-user-revoked:{user_id}"
+
+
 def _user_from_access_token(raw: str) -> tuple[User, AccessToken]:
     try:
         token = AccessToken(raw)
     except TokenError as exc:
         raise AuthenticationFailed("Invalid or expired token") from exc
-    jti = token.get("jti")
-    if jti and cache.get(revoked_jti_cache_key(jti)):
+    jti, user_id = token.get("jti"), token.get("user_id")
+    jti_key = revoked_jti_cache_key(jti) if jti else None
+    user_key = user_tokens_revoked_cache_key(user_id) if user_id else None
+    # One cache round trip for both denylists: the token's own (logout) and its user's (password reset).
+    revoked = cache.get_many([key for key in (jti_key, user_key) if key])
+    if jti_key in revoked:
+        raise AuthenticationFailed("Token has been revoked")
+    before = revoked.get(user_key)
+    if before is not None and int(token.get("iat", 0)) < before:
         raise AuthenticationFailed("Token has been revoked")
     user = User.objects.filter(pk=token.get("user_id"), is_active=True).first()
     if user is None:
