@@ -8,6 +8,7 @@ never shows a traceback.
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -143,6 +144,13 @@ def exception_handler(exc, context):
         return error_response(NotFound())
     if isinstance(exc, DjangoPermissionDenied):
         return error_response(PermissionDenied())
+    if isinstance(exc, SuspiciousOperation):
+        # Raised while DRF reads the request (body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields
+        # or files): the client's fault, so a 400 as Django itself answers outside DRF, not a 500.
+        # Only these messages are safe to echo; other suspicious operations stay generic.
+        known = isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent)
+        logging.getLogger("django.security").warning("%s: %s", type(exc).__name__, exc)
+        return error_response(ValidationError(str(exc) if known else "Bad request"))
     if isinstance(exc, drf_exceptions.ValidationError):
         return Response(
             envelope(400, _first_message(exc.detail), "VALIDATION_ERROR", exc.detail),
