@@ -1,5 +1,5 @@
-"""Requests Django refuses as too big or too many (SuspiciousOperation) answer 400 in the envelope,
-not 500 (CONTRACT §9: only bugs become 500s)."""
+"""Requests Django refuses as too big or too many (SuspiciousOperation), and JSON too deeply nested
+to decode, answer 400 in the envelope, not 500 (CONTRACT §9: only bugs become 500s)."""
 
 import json
 
@@ -39,3 +39,9 @@ def test_too_many_query_parameters_is_400(owner_client):
 def test_too_many_files_is_400(owner_client):
     files = {f"f{i}": SimpleUploadedFile(f"f{i}.txt", b"x") for i in range(120)}
     _assert_400(owner_client.post("/api/agent-apps", files, format="multipart"))
+
+
+def test_json_nested_too_deeply_is_400(owner_client, anon_client):
+    deep = "[" * 100_000 + "]" * 100_000
+    _assert_400(owner_client.post("/api/agent-apps", deep, content_type="application/json"))
+    _assert_400(anon_client.post("/api/auth/login", deep, content_type="application/json"))
