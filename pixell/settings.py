@@ -272,7 +272,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "pixell.api.parsers.JSONParser",  # DRF's, with deep nesting a 400 instead of a 500
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
