@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api import serializers as s
-from pixell.api.authentication import _origin_allowed, identify
-from pixell.api.exceptions import AuthenticationFailed, NotFound, PermissionDenied
+from pixell.api.authentication import identify, refuse_foreign_origin
+from pixell.api.exceptions import AuthenticationFailed, NotFound
 from pixell.api.ratelimit import client_address
 from pixell.api.schema import errors
 from pixell.api.tenancy import resolve_tenancy
@@ -83,6 +83,9 @@ class ResendVerificationView(PublicAPIView):
 class LoginView(PublicAPIView):
     @extend_schema(request=s.LoginInputSerializer, responses={200: s.LoginOutputSerializer, **errors(400, 401, 403, 429)})
     def post(self, request):
+        # Login sets the auth cookie: a form on another site must not sign a visitor's browser into
+        # an account of the attacker's choosing (login CSRF).
+        refuse_foreign_origin(request._request)
         data = _parse(s.LoginInputSerializer, request)
         user = services.user_login(email=data["email"], password=data["password"], address=client_address(request._request))
         session = services.session_issue(user=user, remember=data["rememberMe"])
@@ -92,8 +95,9 @@ class LoginView(PublicAPIView):
 
 
 class RefreshView(PublicAPIView):
-    @extend_schema(request=s.RefreshInputSerializer, responses={200: s.RefreshOutputSerializer, **errors(400, 401)})
+    @extend_schema(request=s.RefreshInputSerializer, responses={200: s.RefreshOutputSerializer, **errors(400, 401, 403)})
     def post(self, request):
+        refuse_foreign_origin(request._request)  # it reads and re-sets the auth cookies
         data = _parse(s.RefreshInputSerializer, request)
         raw = data.get("refresh_token") or request.COOKIES.get(REFRESH_COOKIE_NAME)
         if not raw:
@@ -116,10 +120,7 @@ class LogoutView(PublicAPIView):
         except AuthenticationFailed:
             identity = None
         if identity is not None and identity.via == "cookie":
-            origin = django_request.headers.get("Origin")
-            if origin and not _origin_allowed(django_request, origin):
-                # Otherwise any site could sign our users out.
-                raise PermissionDenied("Cross-origin request refused")
+            refuse_foreign_origin(django_request)  # otherwise any site could sign our users out
         user = identity.user if identity is not None else None
         services.session_revoke(
             user=user,

@@ -233,6 +233,16 @@ def _origin_allowed(request, origin: str) -> bool:
     return f"{parts.scheme}://{parts.netloc}".lower() in allowed
 
 
+def refuse_foreign_origin(request) -> None:
+    """403 when a browser says the request comes from another site's page.
+
+    For requests that ride on (or set) the auth cookie: API clients and the Kit send no Origin.
+    """
+    origin = request.headers.get("Origin")
+    if origin and not _origin_allowed(request, origin):
+        raise PermissionDenied("Cross-origin request refused")
+
+
 class _CSRFCheck(authentication.SessionAuthentication):
     def check(self, request):
         self.enforce_csrf(request)
@@ -248,9 +258,7 @@ class PixellAuthentication(authentication.BaseAuthentication):
             return None
         if request.method not in _SAFE_METHODS:
             if identity.via == "cookie":
-                origin = django_request.headers.get("Origin")
-                if origin and not _origin_allowed(django_request, origin):
-                    raise PermissionDenied("Cross-origin request refused")
+                refuse_foreign_origin(django_request)
             elif identity.via == "session":
                 # Browser sessions (dashboard, admin) keep Django's CSRF protection.
                 _CSRFCheck().check(request)

@@ -475,3 +475,13 @@ def test_refresh_token_from_for_user_still_works(owner, org):
     # Tokens minted by simplejwt's own helpers (tests, tools) are accepted too.
     token = RefreshToken.for_user(owner)
     assert APIClient().post("/api/auth/refresh", {"refresh_token": str(token)}, format="json").status_code == 200
+
+
+def test_login_from_another_sites_page_is_refused(anon_client, owner):
+    body = {"email": owner.email, "password": PASSWORD}
+    foreign = anon_client.post("/api/auth/login", body, HTTP_ORIGIN="https://evil.example", format="multipart")
+    assert foreign.status_code == 403 and foreign.json()["code"] == "PERMISSION_DENIED"
+    assert "pixell-auth-token" not in foreign.cookies
+    own = anon_client.post("/api/auth/login", body, HTTP_ORIGIN="http://testserver", format="json")
+    assert own.status_code == 200
+    assert anon_client.post("/api/auth/login", body, format="json").status_code == 200  # API clients send no Origin
