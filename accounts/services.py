@@ -26,7 +26,7 @@ from accounts.selectors import user_get_by_email
 from accounts.mail_quota import account_mail_allowed
 from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
 from organizations.services import organization_create
-from pixell.api.authentication import revoked_jti_cache_key, user_tokens_revoked_cache_key
+from pixell.api.authentication import revoked_jti_cache_key, revoked_session_cache_key, user_tokens_revoked_cache_key
 from pixell.api.exceptions import AuthenticationFailed, Conflict, EmailNotVerified, ValidationError
 
 
@@ -156,6 +156,10 @@ def session_revoke(*, user: User | None, access_token: AccessToken | None = None
         remaining = int(access_token["exp"] - time.time())
         if remaining > 0:
             cache.set(revoked_jti_cache_key(access_token["jti"]), True, timeout=remaining + 5)
+    if access_token is not None and access_token.get("sid"):
+        # Access tokens issued by earlier refreshes of this session carry the same sid: they die
+        # too. An access token lives at most its lifetime, so the marker need not outlive it.
+        cache.set(revoked_session_cache_key(access_token["sid"]), True, timeout=int(settings.ACCESS_TOKEN_SECONDS) + 5)
     if refresh_token:
         try:
             RefreshToken(refresh_token).blacklist()

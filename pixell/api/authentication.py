@@ -42,6 +42,11 @@ def revoked_jti_cache_key(jti: str) -> str:
     return f"jwt-revoked:{jti}"
 
 
+def revoked_session_cache_key(sid: str) -> str:
+    """A signed-out session: every access token carrying this session id is dead."""
+    return f"jwt-session-revoked:{sid}"
+
+
 def user_tokens_revoked_cache_key(user_id) -> str:
     """Unix second before which every access token of the user is dead (set by a password reset)."""
     return f"jwt-user-revoked:{user_id}"
@@ -52,12 +57,14 @@ def _user_from_access_token(raw: str) -> tuple[User, AccessToken]:
         token = AccessToken(raw)
     except TokenError as exc:
         raise AuthenticationFailed("Invalid or expired token") from exc
-    jti, user_id = token.get("jti"), token.get("user_id")
+    jti, user_id, sid = token.get("jti"), token.get("user_id"), token.get("sid")
     jti_key = revoked_jti_cache_key(jti) if jti else None
+    sid_key = revoked_session_cache_key(sid) if sid else None
     user_key = user_tokens_revoked_cache_key(user_id) if user_id else None
-    # One cache round trip for both denylists: the token's own (logout) and its user's (password reset).
-    revoked = cache.get_many([key for key in (jti_key, user_key) if key])
-    if jti_key in revoked:
+    # One cache round trip for every denylist: the token's own and its session's (logout), and its
+    # user's (password reset).
+    revoked = cache.get_many([key for key in (jti_key, sid_key, user_key) if key])
+    if jti_key in revoked or sid_key in revoked:
         raise AuthenticationFailed("Token has been revoked")
     before = revoked.get(user_key)
     if before is not None and int(token.get("iat", 0)) < before:

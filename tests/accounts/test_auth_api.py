@@ -364,11 +364,26 @@ def test_logout_after_refresh_revokes_the_rotated_refresh_token(owner, org):
     assert APIClient().post("/api/auth/refresh", {"refresh_token": new["refresh_token"]}, format="json").status_code == 401
 
 
+def test_logout_kills_access_tokens_of_earlier_refreshes_of_the_session(owner, org):
+    _, session = _login(owner)
+    new = APIClient().post("/api/auth/refresh", {"refresh_token": session["refresh_token"]}, format="json").json()["session"]
+    earlier = APIClient()
+    earlier.credentials(HTTP_AUTHORIZATION=f"Bearer {session['access_token']}")
+    assert earlier.get("/api/auth/session").status_code == 200
+    latest = APIClient()
+    latest.credentials(HTTP_AUTHORIZATION=f"Bearer {new['access_token']}")
+    assert latest.post("/api/auth/logout").status_code == 200
+    assert earlier.get("/api/auth/session").status_code == 401
+
+
 def test_logout_leaves_other_sessions_alive(owner, org):
     client, _ = _login(owner)
     _, other_session = _login(owner)
     client.post("/api/auth/logout")
     assert APIClient().post("/api/auth/refresh", {"refresh_token": other_session["refresh_token"]}, format="json").status_code == 200
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_session['access_token']}")
+    assert other.get("/api/auth/session").status_code == 200
 
 
 def test_logout_with_garbage_still_succeeds(anon_client, db):
