@@ -3,6 +3,7 @@
 from pixell.api.exceptions import Conflict, NotFound, PackageValidationFailed, PermissionDenied, VersionExists
 
 __all__ = [
+    "AppBeingDeployed",
     "AppNameTaken",
     "DownloadLinkInvalid",
     "PackageBeingDeployed",
@@ -29,6 +30,10 @@ class PublicAppReadOnly(PermissionDenied):
 
 class AppNameTaken(Conflict):
     default_message = "An agent app with this name already exists in the organization"
+
+
+class AppBeingDeployed(Conflict):
+    default_message = "A deployment of this agent app is running; delete the app once it has finished"
 
 
 class PackageBeingDeployed(Conflict):

@@ -34,6 +34,7 @@ from agentapps.crypto import (
 from agentapps.errors import (
     SIGNATURE_INVALID,
     SIGNATURE_REQUIRED,
+    AppBeingDeployed,
     AppNameTaken,
     PackageBeingDeployed,
     PackageValidationFailed,
@@ -131,8 +132,23 @@ def agent_app_update(*, agent_app: AgentApp, actor, **changes) -> AgentApp:
 
 
 def agent_app_delete(*, agent_app: AgentApp, actor) -> None:
-    """Delete the app with its packages, secrets and deployments; its stored files go after commit."""
+    """Delete the app with its packages, secrets and deployments; its stored files go after commit.
+
+    Its queued deployments are cancelled first, which refunds their reserved credits (the rows
+    would otherwise vanish in the cascade with the money); while one is running the app cannot be
+    deleted (409), as its worker is mid-step.
+    """
+    from deployments.models import Deployment, DeploymentStatus
+    from deployments.queue import deployment_cancel_queued
+
     with transaction.atomic():
+        # The app row lock keeps new deploys of this app out until we are done (deploys lock it too).
+        AgentApp.all_orgs.select_for_update().filter(pk=agent_app.pk).first()
+        unfinished = Deployment.all_orgs.filter(agent_app=agent_app, status__in=[DeploymentStatus.QUEUED, DeploymentStatus.PROCESSING])
+        for deployment_id, status in unfinished.values_list("id", "status"):
+            # A False cancel means a worker claimed it meanwhile: running, so refuse (and roll back).
+            if status == DeploymentStatus.PROCESSING or not deployment_cancel_queued(deployment_id=deployment_id):
+                raise AppBeingDeployed()
         names = list(Package.all_orgs.filter(agent_app=agent_app).values_list("file", flat=True))
         usage_event_record(
             organization=agent_app.organization,
