@@ -45,6 +45,10 @@ from pixell.api.exceptions import ValidationError
 
 MIB = 1024 * 1024
 IDEMPOTENCY_TTL = timedelta(hours=24)
+# A request that claimed a key but never answered (its process was killed mid-upload) leaves a
+# pending record. Its answer is written in the same transaction as its deployment, so a pending
+# record means nothing was accepted or charged: past this age the key is free again.
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT = timedelta(minutes=15)
 MAX_WEBHOOKS_PER_APP = 20
 MIN_WEBHOOK_SECRET_LENGTH = 16
 
@@ -97,8 +101,10 @@ def _idempotency_begin(*, organization, key: str, request_hash: str) -> Idempote
     records = IdempotencyRecord.objects.for_org(organization)
     for _ in range(3):
         existing = records.filter(key=key).first()
-        if existing is not None and existing.created_at < timezone.now() - IDEMPOTENCY_TTL:
-            # Expired: forget it (conditionally, in case another request just did the same).
+        now = timezone.now()
+        abandoned = existing is not None and existing.response_status is None and existing.created_at < now - IDEMPOTENCY_IN_FLIGHT_TIMEOUT
+        if existing is not None and (abandoned or existing.created_at < now - IDEMPOTENCY_TTL):
+            # Expired or abandoned: forget it (conditionally, in case another request just did the same).
             records.filter(id=existing.id, created_at=existing.created_at).delete()
             existing = None
         if existing is not None:

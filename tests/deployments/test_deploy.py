@@ -2,6 +2,8 @@
 
 import base64
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -311,6 +313,27 @@ def test_a_key_in_flight_is_409(owner_client, app, org):
     response = deploy(owner_client, app, data=data, headers={"Idempotency-Key": "busy"})
     assert response.status_code == 409
     assert "still being processed" in response.json()["error"]
+
+
+def test_a_key_whose_request_died_is_free_again_after_the_in_flight_timeout(owner_client, app, org):
+    from django.utils import timezone
+
+    from deployments.services import IDEMPOTENCY_IN_FLIGHT_TIMEOUT, deploy_request_hash
+
+    data = apkg_bytes("1.0.0")
+    IdempotencyRecord.objects.for_org(org).create(
+        organization=org,
+        key="orphan",
+        request_hash=deploy_request_hash(
+            agent_app=app, upload=upload(data), version="1.0.0", release_notes="", force_overwrite=False, environment={}, signature=None
+        ),
+    )
+    IdempotencyRecord.objects.for_org(org).filter(key="orphan").update(created_at=timezone.now() - IDEMPOTENCY_IN_FLIGHT_TIMEOUT - timedelta(seconds=1))
+    first = deploy(owner_client, app, data=data, headers={"Idempotency-Key": "orphan"})
+    assert first.status_code == 202
+    # And the new answer is the one replayed now.
+    again = deploy(owner_client, app, data=data, headers={"Idempotency-Key": "orphan"})
+    assert again.status_code == 202 and again.json()["deployment"]["id"] == first.json()["deployment"]["id"]
 
 
 # --- roles and tenancy ---------------------------------------------------------------------------
