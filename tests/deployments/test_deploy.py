@@ -1,7 +1,6 @@
 """POST /api/agent-apps/:id/packages/deploy (seed §5, CONTRACT §4/§5, docs/pixell-kit.md §3)."""
 
 import base64
-
 from datetime import timedelta
 
 import pytest
