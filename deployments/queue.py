@@ -354,11 +354,15 @@ def _release_package(deployment: Deployment) -> None:
     Package.all_orgs.filter(id=deployment.package_id, status=PackageStatus.UPLOADING).update(status=PackageStatus.FAILED)
 
 
-def deployment_fail(*, deployment_id, error: str, step_name: str | None = None, claim: Claim | None = None) -> bool:
+def deployment_fail(
+    *, deployment_id, error: str, step_name: str | None = None, claim: Claim | None = None, stale_before: datetime | None = None
+) -> bool:
     """Fail a non-terminal deployment: step error, refund (once), package failed, webhook.
 
-    With a ``claim`` only its owner may fail it (raises LostClaim otherwise). Returns False when
-    the deployment was already terminal.
+    With a ``claim`` only its owner may fail it (raises LostClaim otherwise); with
+    ``stale_before`` (stuck-job recovery) only while its last heartbeat is older than that — a
+    worker that beat again after the sweep read the row keeps its job. Returns False when the
+    deployment was already terminal.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -374,6 +378,8 @@ def deployment_fail(*, deployment_id, error: str, step_name: str | None = None, 
             or deployment.worker_id != claim.worker_id
             or deployment.attempts != claim.attempt
         ):
+            raise LostClaim(str(deployment_id))
+        if stale_before is not None and deployment.heartbeat_at is not None and deployment.heartbeat_at >= stale_before:
             raise LostClaim(str(deployment_id))
         error = error[:2000]
         if step_name:
@@ -440,6 +446,7 @@ def deployments_recover_stuck(*, now: datetime | None = None) -> dict:
                     f"after {row.attempts} attempt(s)",
                     step_name=_processing_step_name(row.id),
                     claim=claim,
+                    stale_before=stuck_cutoff(now),
                 ):
                     failed += 1
             except LostClaim:

@@ -104,6 +104,23 @@ def test_a_stuck_job_out_of_attempts_is_failed_and_refunded(owner_client, app, o
     assert queue.deployments_recover_stuck() == {"requeued": 0, "failed": 0}
 
 
+def test_a_worker_that_beats_after_the_sweep_read_its_row_keeps_its_job(owner_client, app, org, settings, monkeypatch):
+    settings.PIXELL_DEPLOYMENT_MAX_ATTEMPTS = 1
+    deployment = accept(owner_client, app)
+    _abandon(deployment)
+    original = queue.deployment_fail
+
+    def worker_beats_first(**kwargs):
+        # Between the sweep's read and its locked write, the worker comes back and beats.
+        Deployment.all_orgs.filter(id=deployment.id).update(heartbeat_at=timezone.now())
+        return original(**kwargs)
+
+    monkeypatch.setattr(queue, "deployment_fail", worker_beats_first)
+    assert queue.deployments_recover_stuck() == {"requeued": 0, "failed": 0}
+    assert fresh(deployment).status == DeploymentStatus.PROCESSING
+    assert not CreditTransaction.objects.for_org(org).filter(type="refund").exists()
+
+
 def test_a_live_heartbeat_is_not_recovered(owner_client, app):
     deployment = accept(owner_client, app)
     queue.deployment_claim(deployment_id=deployment.id, worker_id="alive")
