@@ -226,6 +226,11 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
     except ValueError as exc:  # undecryptable secret
         error = str(exc)
         permanent = True
+    except Exception as exc:
+        # Anything else is our bug, not the receiver's: it still counts as an attempt, so the
+        # delivery follows its retry schedule to an end instead of being resent forever by the sweep.
+        logger.exception("webhook delivery %s attempt %d crashed", delivery.id, number)
+        error = f"Delivery error: {type(exc).__name__}"
     duration_ms = int((time.monotonic() - started) * 1000)
     succeeded = status_code is not None and 200 <= status_code < 300
     if status_code is not None and not succeeded and not error:

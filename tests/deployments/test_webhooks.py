@@ -277,6 +277,20 @@ def test_a_network_error_is_logged_as_a_failed_attempt(org, app, private_ok):
     assert attempt.status_code is None and attempt.error.startswith("Request failed")
 
 
+def test_an_unexpected_error_is_a_counted_attempt_on_the_retry_schedule(org, app, private_ok, monkeypatch):
+    webhook, _ = webhook_create(organization=org, agent_app=app, url="http://127.0.0.1:9/x", events=EVENTS)
+    delivery = delivery_service.webhook_ping_create(webhook=webhook)
+
+    def broken(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(delivery_service.netguard, "safe_post", broken)
+    webhook_deliver_task(str(delivery.id))
+    row = WebhookDelivery.all_orgs.get(id=delivery.id)
+    assert row.attempts == 1 and row.status == DeliveryStatus.PENDING and row.next_attempt_at is not None
+    assert row.attempt_log.get().error == "Delivery error: KeyError"
+
+
 def test_the_url_is_checked_again_at_delivery(hook, http_server, settings):
     settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
     delivery = delivery_service.webhook_ping_create(webhook=hook)
