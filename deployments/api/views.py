@@ -76,6 +76,11 @@ class DeployView(OrgScopedAPIView):
                     f"{IDEMPOTENCY_HEADER} must be 1–{MAX_IDEMPOTENCY_KEY_LENGTH} characters",
                     details={IDEMPOTENCY_HEADER: ["Invalid length."]},
                 )
+            if not key.isprintable():
+                # Control characters (a NUL cannot even be stored by PostgreSQL) are no key.
+                raise ValidationError(
+                    f"{IDEMPOTENCY_HEADER} must be printable characters", details={IDEMPOTENCY_HEADER: ["Invalid characters."]}
+                )
         result = services.deployment_create(
             organization=self.organization,
             agent_app=agent_app,

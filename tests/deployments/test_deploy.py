@@ -298,6 +298,13 @@ def test_keys_are_per_organization_and_expire_after_24_hours(owner_client, app, 
     assert again.status_code == 202
 
 
+@pytest.mark.parametrize("key", ["", "x" * 256, "bad\x00key", "tab\tkey"])
+def test_a_malformed_key_is_400_and_nothing_is_accepted(owner_client, app, key):
+    response = deploy(owner_client, app, headers={"Idempotency-Key": key})
+    assert response.status_code == 400 and "Idempotency-Key" in response.json()["details"]
+    assert not Deployment.all_orgs.filter(agent_app=app).exists()
+
+
 def test_a_key_in_flight_is_409(owner_client, app, org):
     from deployments.services import deploy_request_hash
 
