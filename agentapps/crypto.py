@@ -1,59 +1,32 @@
-"""Cryptography of agent apps: app secrets encrypted at rest, Ed25519 package signatures.
-
-App secrets use Fernet (AES-128-CBC + HMAC-SHA256, authenticated) under a key taken from
-``PIXELL_SECRETS_KEY`` — used as is when it already is a Fernet key, otherwise derived from it — or,
-when unset, derived from ``SECRET_KEY`` (CONTRACT §1). Derivation is HKDF-SHA256 with a label of its
-own, so the same master secret yields unrelated keys for unrelated purposes.
-"""
+"""Cryptography of agent apps: app secrets encrypted at rest (pixell.crypto, purpose
+"app-secrets"), Ed25519 package signatures."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 
-_SECRETS_INFO = b"pixell.agentapps.app-secrets.v1"
+from pixell.crypto import DecryptionError, decrypt, encrypt
+
 ED25519_KEY_BYTES = 32
 ED25519_SIGNATURE_BYTES = 64
+_PURPOSE = "app-secrets"
 
-
-class SecretDecryptionError(RuntimeError):
-    """A stored secret cannot be decrypted: the secrets key changed since it was written."""
-
-
-@functools.lru_cache(maxsize=4)
-def _fernet_for(master: str) -> Fernet:
-    try:
-        if len(base64.urlsafe_b64decode(master.encode("ascii"))) == 32:
-            return Fernet(master)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        pass
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SECRETS_INFO).derive(master.encode("utf-8"))
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
-def _fernet() -> Fernet:
-    # Looked up per call (cached by value) so a changed setting takes effect, in tests too.
-    return _fernet_for(settings.PIXELL_SECRETS_KEY or settings.SECRET_KEY)
+# A stored secret cannot be decrypted: the secrets key changed since it was written.
+SecretDecryptionError = DecryptionError
 
 
 def secret_encrypt(value: str) -> str:
-    return _fernet().encrypt(value.encode("utf-8")).decode("ascii")
+    return encrypt(value, purpose=_PURPOSE)
 
 
 def secret_decrypt(token: str) -> str:
-    try:
-        return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
-    except InvalidToken as exc:
-        raise SecretDecryptionError("cannot decrypt a stored app secret: was PIXELL_SECRETS_KEY changed?") from exc
+    return decrypt(token, purpose=_PURPOSE)
 
 
 # --- Ed25519 signing keys ---------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from cryptography.fernet import Fernet
 
 from agentapps import crypto
 from agentapps.models import AppSecret
@@ -65,16 +64,20 @@ def test_values_are_encrypted_at_rest(admin_client, app):
     assert app_secrets_get(agent_app=app) == {"TOKEN": "super-secret-value"}
 
 
-def test_a_configured_secrets_key_is_used(settings, app, admin_client):
-    settings.PIXELL_SECRETS_KEY = Fernet.generate_key().decode()
+def test_a_configured_secrets_key_is_used_and_rotates(settings, app, admin_client):
+    settings.PIXELL_SECRETS_KEY = "old-key"
     admin_client.put(f"{base(app)}/K", {"value": "v"}, format="json")
     token = AppSecret.objects.for_org(app.organization).get().value_encrypted
-    assert Fernet(settings.PIXELL_SECRETS_KEY.encode()).decrypt(token.encode()) == b"v"
-    # Any other string is a passphrase the key is derived from; a changed key cannot decrypt.
-    settings.PIXELL_SECRETS_KEY = "a passphrase, not a fernet key"
+    # A different key cannot decrypt: the configured key, not SECRET_KEY, encrypted it.
+    settings.PIXELL_SECRETS_KEY = "new-key"
     with pytest.raises(crypto.SecretDecryptionError):
         crypto.secret_decrypt(token)
-    assert crypto.secret_decrypt(crypto.secret_encrypt("round trip")) == "round trip"
+    # Rotation: the new key first, the old one still listed — old values read, new ones use the new key.
+    settings.PIXELL_SECRETS_KEY = "new-key, old-key"
+    assert app_secrets_get(agent_app=app) == {"K": "v"}
+    fresh = crypto.secret_encrypt("round trip")
+    settings.PIXELL_SECRETS_KEY = "new-key"
+    assert crypto.secret_decrypt(fresh) == "round trip"
 
 
 def test_values_are_never_logged(admin_client, app, caplog):
