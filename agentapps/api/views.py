@@ -79,7 +79,7 @@ class PackageListView(OrgScopedAPIView):
     @extend_schema(
         operation_id="agent_apps_packages_list",
         parameters=[
-            OpenApiParameter("limit", int, description="1–100, default 50"),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 50"),
             OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
         ],
         responses={200: s.PackageListOutputSerializer, **errors(400, 401, 404)},

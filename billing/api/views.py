@@ -21,7 +21,7 @@ from pixell.api.viewsets import OrgScopedAPIView
 logger = logging.getLogger(__name__)
 
 _PAGE_PARAMS = [
-    OpenApiParameter("limit", int, description="1–100, default 50"),
+    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 50"),
     OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
 ]
 

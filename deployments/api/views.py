@@ -27,7 +27,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 _PAGE_PARAMETERS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, description="1–100, default 50"),
+    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 50"),
     OpenApiParameter("cursor", OpenApiTypes.STR, description="next_cursor of the previous page"),
 ]
 

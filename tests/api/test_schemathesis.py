@@ -117,3 +117,24 @@ def test_every_rate_limited_operation_documents_429(settings, api_key_client, an
     ]
     assert undocumented == []
     assert "429" not in paths["/api/stripe/webhook"]["post"]["responses"]  # exempt: Stripe must get through
+
+
+@pytest.mark.django_db
+def test_limit_and_days_bounds_are_in_the_schema(api_key_client, anon_client):
+    """The bounds were only prose in descriptions, so schema-valid values (limit=0, days=366) got a
+    400 (ST202 "Schema-valid request rejected"); the schema now states the bounds the views enforce."""
+    paths = anon_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    bounds = {
+        (path, param["name"]): (param["schema"].get("minimum"), param["schema"].get("maximum"))
+        for path, operations in paths.items()
+        for operation in operations.values()
+        for param in operation.get("parameters", [])
+        if param["name"] in ("limit", "days")
+    }
+    assert len(bounds) == 7  # five paginated lists, two usage views
+    assert {b for (_, name), b in bounds.items() if name == "limit"} == {(1, 100)}
+    assert {b for (_, name), b in bounds.items() if name == "days"} == {(1, 365)}
+    assert api_key_client.get("/api/credits/history?limit=100").status_code == 200
+    assert api_key_client.get("/api/credits/history?limit=101").status_code == 400
+    assert api_key_client.get("/api/usage/metrics?days=365").status_code == 200
+    assert api_key_client.get("/api/usage/metrics?days=366").status_code == 400

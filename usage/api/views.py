@@ -33,7 +33,7 @@ def _days_param(request, *, default: int = 30) -> int:
     return days
 
 
-_DAYS = OpenApiParameter("days", int, description=f"UTC days, today included: 1–{MAX_DAYS}, default 30")
+_DAYS = OpenApiParameter("days", {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}, description=f"UTC days, today included: 1–{MAX_DAYS}, default 30")
 
 
 class UsageMetricsView(OrgScopedAPIView):
@@ -51,7 +51,7 @@ class UsageChartView(OrgScopedAPIView):
 class UsageActivityView(OrgScopedAPIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("limit", int, description="1–100, default 20"),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 20"),
             OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
         ],
         responses={200: s.ActivityOutputSerializer, **errors(400, 401, 404)},
