@@ -72,6 +72,11 @@ class StripeWebhookView(APIView):
 
     @extend_schema(
         request={"application/json": dict},
+        parameters=[
+            OpenApiParameter(
+                "Stripe-Signature", str, OpenApiParameter.HEADER, required=True, description="t=<unix time>,v1=<HMAC-SHA256 hex>"
+            )
+        ],
         responses={200: s.WebhookReceivedSerializer, **errors(400), 503: OpenApiResponse(description="STRIPE_WEBHOOK_SECRET unset")},
     )
     def post(self, request):

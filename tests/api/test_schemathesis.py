@@ -138,3 +138,17 @@ def test_limit_and_days_bounds_are_in_the_schema(api_key_client, anon_client):
     assert api_key_client.get("/api/credits/history?limit=101").status_code == 400
     assert api_key_client.get("/api/usage/metrics?days=365").status_code == 200
     assert api_key_client.get("/api/usage/metrics?days=366").status_code == 400
+
+
+@pytest.mark.django_db
+def test_stripe_webhook_documents_its_signature_header(anon_client, settings):
+    """Without a Stripe-Signature header the webhook is a 400, but the schema did not mention the
+    header, so a schema-valid request was always rejected (ST202) and the fuzzer never sent one."""
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_fuzz"
+    paths = anon_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    headers = [p for p in paths["/api/stripe/webhook"]["post"]["parameters"] if p["in"] == "header"]
+    assert [(p["name"], p["required"]) for p in headers] == [("Stripe-Signature", True)]
+    assert anon_client.post("/api/stripe/webhook", {}, format="json").status_code == 400
+    garbage = anon_client.post("/api/stripe/webhook", {}, format="json", HTTP_STRIPE_SIGNATURE="t=x,v1=\x00")
+    assert garbage.status_code == 400
+    assert garbage.json()["code"] == "VALIDATION_ERROR"
