@@ -305,7 +305,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "pixell.api.schema.document_rate_limit"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pixell.api.schema.document_rate_limit",
+        "pixell.api.schema.document_unsupported_media_type",
+    ],
 }
 
 LANGUAGE_CODE = "en-us"
