@@ -4,11 +4,12 @@ from django.http import HttpResponseRedirect
 
 from billing.models import CheckoutSession, CreditAdjustment, CreditTransaction, StripeEvent, TransactionType
 from billing.services import credits_apply
+from pixell.admin_readonly import ReadOnlyModelAdmin
 from pixell.api.exceptions import InsufficientCredits
 
 
 @admin.register(CreditTransaction)
-class CreditTransactionAdmin(admin.ModelAdmin):
+class CreditTransactionAdmin(ReadOnlyModelAdmin):
     """The ledger is append-only and written only by credits_apply: operators read it, nothing else."""
 
     list_display = ("created_at", "organization", "type", "amount", "balance_after", "description", "reference")
@@ -19,15 +20,6 @@ class CreditTransactionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return CreditTransaction.all_orgs.all()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CreditAdjustmentForm(forms.ModelForm):
@@ -110,7 +102,7 @@ class _AdjustmentRefused(Exception):
 
 
 @admin.register(CheckoutSession)
-class CheckoutSessionAdmin(admin.ModelAdmin):
+class CheckoutSessionAdmin(ReadOnlyModelAdmin):
     """Purchases: every top-up started (Stripe or sandbox) and whether it was paid."""
 
     list_display = ("created_at", "organization", "user", "package", "credits", "price_display", "provider", "status", "completed_at")
@@ -122,18 +114,9 @@ class CheckoutSessionAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return CheckoutSession.all_orgs.all()
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(ReadOnlyModelAdmin):
     """Every Stripe event received once; ``failed`` ones credited nothing and say why."""
 
     list_display = ("created_at", "event_id", "type", "status", "organization", "session_id", "error")
@@ -141,12 +124,3 @@ class StripeEventAdmin(admin.ModelAdmin):
     search_fields = ("event_id", "session_id", "organization__name")
     list_select_related = ("organization",)
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

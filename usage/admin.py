@@ -1,23 +1,11 @@
 from django.contrib import admin
 
+from pixell.admin_readonly import ReadOnlyModelAdmin
 from usage.models import ApiCallDaily, UsageDaily, UsageEvent, UsageExport
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Usage is a record of what happened: operators read it; only the services write it."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(UsageEvent)
-class UsageEventAdmin(_ReadOnlyAdmin):
+class UsageEventAdmin(ReadOnlyModelAdmin):
     list_display = ("occurred_at", "organization", "type", "description", "value", "credits")
     list_filter = ("type",)
     search_fields = ("organization__id", "description", "reference")
@@ -31,7 +19,7 @@ class UsageEventAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(UsageDaily)
-class UsageDailyAdmin(_ReadOnlyAdmin):
+class UsageDailyAdmin(ReadOnlyModelAdmin):
     list_display = ("day", "organization", "type", "events", "value", "credits")
     list_filter = ("type",)
     search_fields = ("organization__id", "organization__name")
@@ -43,7 +31,7 @@ class UsageDailyAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(ApiCallDaily)
-class ApiCallDailyAdmin(_ReadOnlyAdmin):
+class ApiCallDailyAdmin(ReadOnlyModelAdmin):
     list_display = ("day", "organization", "count")
     search_fields = ("organization__id", "organization__name")
     list_select_related = ("organization",)
@@ -54,7 +42,7 @@ class ApiCallDailyAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(UsageExport)
-class UsageExportAdmin(_ReadOnlyAdmin):
+class UsageExportAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "organization", "requested_by", "format", "start_date", "end_date", "rows", "size", "expires_at", "deleted_at")
     list_filter = ("format",)
     search_fields = ("organization__id", "organization__name", "requested_by__email")
