@@ -5,6 +5,7 @@ writes. Each bucket is a fixed window that starts at its first failure; the wind
 beside the counter so the 429 can say when to retry.
 """
 
+import hashlib
 import time
 
 from django.conf import settings
@@ -14,7 +15,10 @@ from pixell.api.exceptions import RateLimited
 
 
 def _buckets(*, email: str, address: str) -> list[str]:
-    return [f"login-fail:acct:{email.strip().lower()}", f"login-fail:ip:{address}"]
+    # The account is named by a digest: keys stay short whatever is typed (cache backends limit key
+    # length) and the shared cache holds no email addresses.
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return [f"login-fail:acct:{account}", f"login-fail:ip:{address}"]
 
 
 def login_throttle_check(*, email: str, address: str) -> None:
