@@ -140,10 +140,6 @@ class _ApiKeyCache:
         with self._lock:
             self._entries.pop(key_hash, None)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 _KEYS = _ApiKeyCache()
 
