@@ -23,7 +23,12 @@ class UserAdmin(DjangoUserAdmin):
     add_form = _UserCreationForm
     ordering = ("-created_at",)
     list_display = ("email", "email_verified", "is_active", "is_staff", "created_at", "last_login")
-    list_filter = ("is_staff", "is_superuser", "is_active", ("email_verified_at", admin.EmptyFieldListFilter))
+    list_filter = (
+        "is_staff",
+        "is_superuser",
+        "is_active",
+        ("email_verified_at", admin.EmptyFieldListFilter),
+    )
     search_fields = ("email",)
     readonly_fields = ("created_at", "updated_at", "last_login")
     fieldsets = (

@@ -24,6 +24,10 @@ def account_mail_allowed(*, purpose: str, email: str) -> bool:
         increment=True,
     )
     if usage is not None and usage["should_limit"]:
-        logger.warning("Not sending %s mail: quota of %s per recipient reached", purpose, ACCOUNT_MAILS_PER_HOUR)
+        logger.warning(
+            "Not sending %s mail: quota of %s per recipient reached",
+            purpose,
+            ACCOUNT_MAILS_PER_HOUR,
+        )
         return False
     return True

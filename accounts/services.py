@@ -8,8 +8,7 @@ import secrets
 import time
 
 from django.conf import settings
-from django.contrib.auth import authenticate
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import update_last_login
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -21,12 +20,16 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
 from accounts import tokens
+from accounts.mail_quota import account_mail_allowed
 from accounts.models import User
 from accounts.selectors import user_get_by_email
-from accounts.mail_quota import account_mail_allowed
 from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
 from organizations.services import organization_create
-from pixell.api.authentication import revoked_jti_cache_key, revoked_session_cache_key, user_tokens_revoked_cache_key
+from pixell.api.authentication import (
+    revoked_jti_cache_key,
+    revoked_session_cache_key,
+    user_tokens_revoked_cache_key,
+)
 from pixell.api.exceptions import AuthenticationFailed, Conflict, EmailNotVerified, ValidationError
 
 
@@ -34,7 +37,9 @@ def _password_check(*, password: str, user: User) -> None:
     try:
         password_validation.validate_password(password, user)
     except DjangoValidationError as exc:
-        raise ValidationError(f"password: {exc.messages[0]}", details={"password": exc.messages}) from exc
+        raise ValidationError(
+            f"password: {exc.messages[0]}", details={"password": exc.messages}
+        ) from exc
 
 
 def user_signup(*, email: str, password: str, organization_name: str | None = None) -> User:
@@ -44,7 +49,10 @@ def user_signup(*, email: str, password: str, organization_name: str | None = No
     """
     email = User.objects.normalize_email(email).strip().lower()
     if user_get_by_email(email=email) is not None:
-        raise Conflict("An account with this email already exists", details={"email": ["An account with this email already exists."]})
+        raise Conflict(
+            "An account with this email already exists",
+            details={"email": ["An account with this email already exists."]},
+        )
     user = User(email=email)
     _password_check(password=password, user=user)
     name = (organization_name or "").strip() or f"{email}'s organization"
@@ -57,7 +65,10 @@ def user_signup(*, email: str, password: str, organization_name: str | None = No
                 email_verification_send(user=user)
     except IntegrityError as exc:
         # Two signups of the same address raced past the lookup; the unique index decided.
-        raise Conflict("An account with this email already exists", details={"email": ["An account with this email already exists."]}) from exc
+        raise Conflict(
+            "An account with this email already exists",
+            details={"email": ["An account with this email already exists."]},
+        ) from exc
     return user
 
 
@@ -70,18 +81,28 @@ def email_verification_send(*, user: User) -> None:
 def email_verification_resend(*, email: str) -> None:
     """Silently does nothing for unknown or already verified addresses (no account enumeration)."""
     user = user_get_by_email(email=email)
-    if user is not None and user.is_active and not user.email_verified and account_mail_allowed(purpose="verification", email=user.email):
+    if (
+        user is not None
+        and user.is_active
+        and not user.email_verified
+        and account_mail_allowed(purpose="verification", email=user.email)
+    ):
         email_verification_send(user=user)
 
 
 def email_verify(*, key: str) -> User:
     user = tokens.email_verification_key_read(key)
     if user is None:
-        raise ValidationError("Invalid or expired verification key", details={"key": ["Invalid or expired verification key."]})
+        raise ValidationError(
+            "Invalid or expired verification key",
+            details={"key": ["Invalid or expired verification key."]},
+        )
     if not user.email_verified:
         # Conditional update: a double click verifies once and keeps the first timestamp.
         now = timezone.now()
-        User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=now)
+        User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+            email_verified_at=now
+        )
         user.refresh_from_db(fields=["email_verified_at"])
     return user
 
@@ -131,17 +152,25 @@ def session_refresh(*, refresh_token: str) -> dict:
     try:
         refresh = RefreshToken(refresh_token)  # verifies signature, expiry, type and the blacklist
     except TokenError as exc:
-        raise AuthenticationFailed("Invalid or expired refresh token", details={"refresh_token": [str(exc)]}) from exc
+        raise AuthenticationFailed(
+            "Invalid or expired refresh token", details={"refresh_token": [str(exc)]}
+        ) from exc
     user = User.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
     if user is None:
-        raise AuthenticationFailed("Invalid or expired refresh token", details={"refresh_token": ["No active account for this token."]})
+        raise AuthenticationFailed(
+            "Invalid or expired refresh token",
+            details={"refresh_token": ["No active account for this token."]},
+        )
     with transaction.atomic():
         outstanding, _ = refresh.outstand()
         # The blacklist row is the compare-and-set: of two concurrent refreshes with the same
         # token, exactly one creates it (one-to-one on the token) and the other is refused.
         _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
         if not created:
-            raise AuthenticationFailed("Refresh token has already been used", details={"refresh_token": ["Token is blacklisted"]})
+            raise AuthenticationFailed(
+                "Refresh token has already been used",
+                details={"refresh_token": ["Token is blacklisted"]},
+            )
         refresh.set_jti()
         refresh.set_exp()
         refresh.set_iat()
@@ -149,7 +178,9 @@ def session_refresh(*, refresh_token: str) -> dict:
     return _session_payload(refresh)
 
 
-def session_revoke(*, user: User | None, access_token: AccessToken | None = None, refresh_token: str | None = None) -> None:
+def session_revoke(
+    *, user: User | None, access_token: AccessToken | None = None, refresh_token: str | None = None
+) -> None:
     """Logout: the access token dies at once (cache denylist until its expiry) and the session's
     refresh token — named in the body, or found by the access token's session id — is blacklisted."""
     if access_token is not None and access_token.get("jti"):
@@ -159,7 +190,11 @@ def session_revoke(*, user: User | None, access_token: AccessToken | None = None
     if access_token is not None and access_token.get("sid"):
         # Access tokens issued by earlier refreshes of this session carry the same sid: they die
         # too. An access token lives at most its lifetime, so the marker need not outlive it.
-        cache.set(revoked_session_cache_key(access_token["sid"]), True, timeout=int(settings.ACCESS_TOKEN_SECONDS) + 5)
+        cache.set(
+            revoked_session_cache_key(access_token["sid"]),
+            True,
+            timeout=int(settings.ACCESS_TOKEN_SECONDS) + 5,
+        )
     if refresh_token:
         try:
             RefreshToken(refresh_token).blacklist()
@@ -177,7 +212,9 @@ def session_revoke(*, user: User | None, access_token: AccessToken | None = None
 
 
 def _live_refresh_tokens(*, user: User):
-    return OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+    return OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
 
 
 def sessions_revoke_all(*, user: User) -> None:
@@ -197,18 +234,27 @@ def password_reset_request(*, email: str) -> None:
     from accounts.tasks import password_reset_send_task
 
     user = user_get_by_email(email=email)
-    if user is not None and user.is_active and account_mail_allowed(purpose="password-reset", email=user.email):
+    if (
+        user is not None
+        and user.is_active
+        and account_mail_allowed(purpose="password-reset", email=user.email)
+    ):
         transaction.on_commit(lambda: password_reset_send_task.delay(str(user.pk)))
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     user = tokens.password_reset_user_read(uid=uid, token=token)
     if user is None:
-        raise ValidationError("Invalid or expired password reset link", details={"token": ["Invalid or expired password reset link."]})
+        raise ValidationError(
+            "Invalid or expired password reset link",
+            details={"token": ["Invalid or expired password reset link."]},
+        )
     try:
         password_validation.validate_password(new_password, user)
     except DjangoValidationError as exc:
-        raise ValidationError(f"new_password: {exc.messages[0]}", details={"new_password": exc.messages}) from exc
+        raise ValidationError(
+            f"new_password: {exc.messages[0]}", details={"new_password": exc.messages}
+        ) from exc
     with transaction.atomic():
         user.set_password(new_password)  # changes the hash the token was made from: single use
         fields = ["password", "updated_at"]

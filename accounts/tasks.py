@@ -17,7 +17,12 @@ def email_verification_send_task(user_id: str) -> None:
     if user is None or user.email_verified:
         return
     link = f"{settings.PIXELL_PUBLIC_URL}/verify-email/{tokens.email_verification_key_make(user=user)}/"
-    _send(user=user, subject="Verify your email address", template="emails/verify_email.txt", context={"link": link})
+    _send(
+        user=user,
+        subject="Verify your email address",
+        template="emails/verify_email.txt",
+        context={"link": link},
+    )
 
 
 @shared_task(**_RETRY)
@@ -28,7 +33,12 @@ def password_reset_send_task(user_id: str) -> None:
     uid = tokens.password_reset_uid_make(user=user)
     token = tokens.password_reset_token_make(user=user)
     link = f"{settings.PIXELL_PUBLIC_URL}/reset-password/{uid}/{token}/"
-    _send(user=user, subject="Reset your password", template="emails/password_reset.txt", context={"link": link})
+    _send(
+        user=user,
+        subject="Reset your password",
+        template="emails/password_reset.txt",
+        context={"link": link},
+    )
 
 
 def _send(*, user: User, subject: str, template: str, context: dict) -> None:

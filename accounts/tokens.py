@@ -21,18 +21,26 @@ VERIFY_EMAIL_MAX_AGE = 3 * 24 * 3600
 def email_verification_key_make(*, user: User) -> str:
     # sign_object's output is URL-safe base64 plus ':' separators, so it fits in a path segment
     # whatever characters the email address holds.
-    return signing.TimestampSigner(salt=VERIFY_EMAIL_SALT).sign_object({"u": str(user.pk), "e": user.email})
+    return signing.TimestampSigner(salt=VERIFY_EMAIL_SALT).sign_object(
+        {"u": str(user.pk), "e": user.email}
+    )
 
 
 def email_verification_key_read(key: str) -> User | None:
     """The user a valid, unexpired key names, if their email is still the one it was sent to."""
     try:
-        payload = signing.TimestampSigner(salt=VERIFY_EMAIL_SALT).unsign_object(key, max_age=VERIFY_EMAIL_MAX_AGE)
+        payload = signing.TimestampSigner(salt=VERIFY_EMAIL_SALT).unsign_object(
+            key, max_age=VERIFY_EMAIL_MAX_AGE
+        )
     except (signing.BadSignature, ValueError, TypeError):
         return None
     if not isinstance(payload, dict):
         return None
-    user = User.objects.filter(pk=payload.get("u"), is_active=True).first() if _is_uuid(payload.get("u")) else None
+    user = (
+        User.objects.filter(pk=payload.get("u"), is_active=True).first()
+        if _is_uuid(payload.get("u"))
+        else None
+    )
     if user is None or user.email != payload.get("e"):
         return None
     return user

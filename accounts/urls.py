@@ -9,5 +9,9 @@ urlpatterns = [
     path("password-reset/", views.password_reset_page, name="password-reset"),
     path("resend-verification/", views.resend_verification_page, name="resend-verification"),
     path("verify-email/<str:key>/", views.verify_email_page, name="verify-email-page"),
-    path("reset-password/<str:uid>/<str:token>/", views.reset_password_page, name="reset-password-page"),
+    path(
+        "reset-password/<str:uid>/<str:token>/",
+        views.reset_password_page,
+        name="reset-password-page",
+    ),
 ]

@@ -12,11 +12,21 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services, tokens
-from accounts.api.serializers import EmailInputSerializer, LoginInputSerializer, SignupInputSerializer
+from accounts.api.serializers import (
+    EmailInputSerializer,
+    LoginInputSerializer,
+    SignupInputSerializer,
+)
 from accounts.api.views import _clear_auth_cookies
 from pixell.api import ratelimit
 from pixell.api.authentication import identify
-from pixell.api.exceptions import AuthenticationFailed, EmailNotVerified, PixellError, RateLimited, ValidationError
+from pixell.api.exceptions import (
+    AuthenticationFailed,
+    EmailNotVerified,
+    PixellError,
+    RateLimited,
+    ValidationError,
+)
 from pixell.api.ratelimit import client_address
 from pixell.api.tenancy import dashboard_user
 from pixell.api.viewsets import form_error, parse_form
@@ -47,10 +57,14 @@ def reset_password_page(request, uid: str, token: str):
             try:
                 services.password_reset_confirm(uid=uid, token=token, new_password=password)
             except ValidationError as exc:
-                context["errors"] = [m for messages in (exc.details or {}).values() for m in messages] or [exc.message]
+                context["errors"] = [
+                    m for messages in (exc.details or {}).values() for m in messages
+                ] or [exc.message]
             else:
                 context["done"] = True
-        return render(request, "accounts/reset_password.html", context, status=200 if context["done"] else 400)
+        return render(
+            request, "accounts/reset_password.html", context, status=200 if context["done"] else 400
+        )
     return render(request, "accounts/reset_password.html", context)
 
 
@@ -62,7 +76,9 @@ def reset_password_page(request, uid: str, token: str):
 def _next_url(request) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     # Only our own pages: an open redirect after sign-in is a phishing aid.
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return settings.LOGIN_REDIRECT_URL
 
@@ -72,7 +88,10 @@ def _anonymous_rate_limited(request) -> RateLimited | None:
     result = ratelimit.hit(request, None)
     if not result["limited"]:
         return None
-    return RateLimited("Too many requests from your address; retry later", headers={"Retry-After": str(result["retry_after"])})
+    return RateLimited(
+        "Too many requests from your address; retry later",
+        headers={"Retry-After": str(result["retry_after"])},
+    )
 
 
 def _page(request, template: str, context: dict, error: PixellError | None = None):
@@ -93,7 +112,12 @@ def login_page(request):
     next_url = _next_url(request)
     if request.method == "GET" and dashboard_user(request) is not None:
         return HttpResponseRedirect(next_url)
-    context = {"next": next_url, "email": request.POST.get("email", "").strip(), "unverified": False, "remember": bool(request.POST.get("remember"))}
+    context = {
+        "next": next_url,
+        "email": request.POST.get("email", "").strip(),
+        "unverified": False,
+        "remember": bool(request.POST.get("remember")),
+    }
     if request.method == "GET":
         return _page(request, "accounts/login.html", context)
     limited = _anonymous_rate_limited(request)
@@ -102,15 +126,24 @@ def login_page(request):
     try:
         data = parse_form(
             LoginInputSerializer,
-            {"email": context["email"], "password": request.POST.get("password", ""), "rememberMe": "true" if context["remember"] else "false"},
+            {
+                "email": context["email"],
+                "password": request.POST.get("password", ""),
+                "rememberMe": "true" if context["remember"] else "false",
+            },
         )
-        user = services.user_login(email=data["email"], password=data["password"], address=client_address(request))
+        user = services.user_login(
+            email=data["email"], password=data["password"], address=client_address(request)
+        )
     except EmailNotVerified as exc:
         context["unverified"] = True
         return _page(request, "accounts/login.html", context, exc)
     except RateLimited as exc:
         retry_after = exc.headers.get("Retry-After")
-        error = RateLimited(f"{exc.message} (in {retry_after} seconds)" if retry_after else exc.message, headers=exc.headers)
+        error = RateLimited(
+            f"{exc.message} (in {retry_after} seconds)" if retry_after else exc.message,
+            headers=exc.headers,
+        )
         return _page(request, "accounts/login.html", context, error)
     except PixellError as exc:
         return _page(request, "accounts/login.html", context, exc)
@@ -141,7 +174,10 @@ def logout_page(request):
 @sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def signup_page(request):
-    context = {"email": request.POST.get("email", "").strip(), "organization_name": request.POST.get("organizationName", "")}
+    context = {
+        "email": request.POST.get("email", "").strip(),
+        "organization_name": request.POST.get("organizationName", ""),
+    }
     if request.method == "GET":
         if dashboard_user(request) is not None:
             return HttpResponseRedirect(settings.LOGIN_REDIRECT_URL)
@@ -152,9 +188,17 @@ def signup_page(request):
     try:
         data = parse_form(
             SignupInputSerializer,
-            {"email": context["email"], "password": request.POST.get("password", ""), "organizationName": context["organization_name"]},
+            {
+                "email": context["email"],
+                "password": request.POST.get("password", ""),
+                "organizationName": context["organization_name"],
+            },
         )
-        user = services.user_signup(email=data["email"], password=data["password"], organization_name=data.get("organizationName"))
+        user = services.user_signup(
+            email=data["email"],
+            password=data["password"],
+            organization_name=data.get("organizationName"),
+        )
     except PixellError as exc:
         return _page(request, "accounts/signup.html", context, exc)
     if settings.PIXELL_EMAIL_VERIFICATION == "mandatory":
@@ -169,7 +213,10 @@ def signup_page(request):
 def _email_request_page(request, template: str, send) -> HttpResponse:
     """A form asking for an email address, then ``send(email=…)``: the same answer whether or not the
     account exists (no enumeration), behind the API's anonymous rate limit."""
-    context = {"email": (request.POST.get("email") or request.GET.get("email") or "").strip(), "sent": False}
+    context = {
+        "email": (request.POST.get("email") or request.GET.get("email") or "").strip(),
+        "sent": False,
+    }
     if request.method == "GET":
         return _page(request, template, context)
     limited = _anonymous_rate_limited(request)
@@ -187,10 +234,14 @@ def _email_request_page(request, template: str, send) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def resend_verification_page(request):
-    return _email_request_page(request, "accounts/resend_verification.html", services.email_verification_resend)
+    return _email_request_page(
+        request, "accounts/resend_verification.html", services.email_verification_resend
+    )
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def password_reset_page(request):
-    return _email_request_page(request, "accounts/password_reset.html", services.password_reset_request)
+    return _email_request_page(
+        request, "accounts/password_reset.html", services.password_reset_request
+    )

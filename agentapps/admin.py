@@ -25,7 +25,16 @@ class PackageInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("version", "status", "size", "sha256", "signed", "created_at", "deleted_at", "download")
+    fields = (
+        "version",
+        "status",
+        "size",
+        "sha256",
+        "signed",
+        "created_at",
+        "deleted_at",
+        "download",
+    )
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -63,8 +72,25 @@ class AgentAppAdmin(admin.ModelAdmin):
     list_filter = ("is_public",)
     search_fields = ("name", "id", "organization__name")
     list_select_related = ("organization",)
-    fields = ("id", "organization", "name", "description", "is_public", "current_package", "created_by", "created_at", "updated_at")
-    readonly_fields = ("id", "organization", "current_package", "created_by", "created_at", "updated_at")
+    fields = (
+        "id",
+        "organization",
+        "name",
+        "description",
+        "is_public",
+        "current_package",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = (
+        "id",
+        "organization",
+        "current_package",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
     inlines = [PackageInline, AppSecretInline]
 
     def get_queryset(self, request):
@@ -89,13 +115,36 @@ class AgentAppAdmin(admin.ModelAdmin):
 
 @admin.register(Package)
 class PackageAdmin(admin.ModelAdmin):
-    list_display = ("agent_app", "version", "status", "size", "signed", "organization", "created_at", "deleted_at")
+    list_display = (
+        "agent_app",
+        "version",
+        "status",
+        "size",
+        "signed",
+        "organization",
+        "created_at",
+        "deleted_at",
+    )
     list_filter = ("status", "signed")
     search_fields = ("agent_app__name", "version", "sha256", "id")
     list_select_related = ("agent_app", "organization")
     fields = (
-        "id", "organization", "agent_app", "version", "status", "size", "sha256", "signed", "download",
-        "storage_key", "release_notes", "warnings_list", "manifest_json", "uploaded_by", "created_at", "deleted_at",
+        "id",
+        "organization",
+        "agent_app",
+        "version",
+        "status",
+        "size",
+        "sha256",
+        "signed",
+        "download",
+        "storage_key",
+        "release_notes",
+        "warnings_list",
+        "manifest_json",
+        "uploaded_by",
+        "created_at",
+        "deleted_at",
     )
     readonly_fields = fields
     actions = ["soft_delete"]
@@ -137,7 +186,9 @@ class PackageAdmin(admin.ModelAdmin):
                 refused += 1
         self.message_user(request, f"{done} package(s) deleted.")
         if refused:
-            self.message_user(request, f"{refused} package(s) are being deployed and were kept.", messages.WARNING)
+            self.message_user(
+                request, f"{refused} package(s) are being deployed and were kept.", messages.WARNING
+            )
 
 
 @admin.register(SigningKey)
@@ -145,7 +196,15 @@ class SigningKeyAdmin(admin.ModelAdmin):
     list_display = ("name", "organization", "fingerprint", "created_at")
     search_fields = ("name", "fingerprint", "organization__name")
     list_select_related = ("organization",)
-    readonly_fields = ("id", "organization", "name", "public_key", "fingerprint", "created_by", "created_at")
+    readonly_fields = (
+        "id",
+        "organization",
+        "name",
+        "public_key",
+        "fingerprint",
+        "created_by",
+        "created_at",
+    )
     fields = readonly_fields
 
     def get_queryset(self, request):

@@ -37,8 +37,6 @@ from typing import IO, Any, BinaryIO, Union
 import yaml
 
 __all__ = [
-    "ApkgLimits",
-    "ApkgResult",
     "DEFAULT_LIMITS",
     "INVALID_FORMAT",
     "KNOWN_MANIFEST_KEYS",
@@ -46,6 +44,8 @@ __all__ = [
     "MISSING_MANIFEST",
     "RUNTIMES",
     "SURFACES",
+    "ApkgLimits",
+    "ApkgResult",
     "sha256_and_copy",
     "validate_apkg",
 ]
@@ -147,7 +147,10 @@ _ABS_PATH_RE = re.compile(
 _SECRET_PATTERNS = (
     ("an API secret key (sk-…)", re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{10,}")),
     ("a Stripe secret key", re.compile(r"(?<![A-Za-z0-9])[rs]k_(?:live|test)_[A-Za-z0-9]{10,}")),
-    ("an AWS access key id (AKIA…)", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    (
+        "an AWS access key id (AKIA…)",
+        re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    ),
     ("a PEM private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
     (
         "a GitHub token",
@@ -157,7 +160,9 @@ _SECRET_PATTERNS = (
 )
 _AWS_SECRET_KEY_RE = re.compile(r"aws_secret(?:_access)?_key", re.IGNORECASE)
 _AWS_SECRET_VALUE_RE = re.compile(r"[A-Za-z0-9/+=]{40}")
-_ENV_LINE_RE = re.compile(r"\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(?P<value>.*)")
+_ENV_LINE_RE = re.compile(
+    r"\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(?P<value>.*)"
+)
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
@@ -243,7 +248,9 @@ class _Report:
     def finish(self) -> tuple[list[str], list[str]]:
         for (kind, rule), overflow in self._overflow.items():
             extra = self._counts[(kind, rule)] - self._cap
-            (self.errors if kind == "error" else self.warnings).append(f"… and {extra} more {overflow}")
+            (self.errors if kind == "error" else self.warnings).append(
+                f"… and {extra} more {overflow}"
+            )
         return self.errors, self.warnings
 
 
@@ -273,7 +280,9 @@ def validate_apkg(
         src.seek(position)
 
 
-def _validate(fp: IO[bytes], *, max_bytes: int, form_version: str | None, limits: ApkgLimits) -> ApkgResult:
+def _validate(
+    fp: IO[bytes], *, max_bytes: int, form_version: str | None, limits: ApkgLimits
+) -> ApkgResult:
     report = _Report(limits.max_messages_per_rule)
     # tell() rather than seek()'s return value: some file proxies (Django's File) drop it.
     fp.seek(0, io.SEEK_END)
@@ -323,8 +332,12 @@ def _validate(fp: IO[bytes], *, max_bytes: int, form_version: str | None, limits
 
     with archive:
         infos = archive.infolist()
-        total, broken = _check_members(fp, size, infos, max_bytes=max_bytes, limits=limits, report=report)
-        by_name = {info.filename: info for info in infos}  # duplicates: the last one, as extractors do
+        total, broken = _check_members(
+            fp, size, infos, max_bytes=max_bytes, limits=limits, report=report
+        )
+        by_name = {
+            info.filename: info for info in infos
+        }  # duplicates: the last one, as extractors do
         manifest, source = _load_manifest(archive, by_name, infos, limits=limits, report=report)
         version = name = None
         if manifest is not None:
@@ -334,7 +347,10 @@ def _validate(fp: IO[bytes], *, max_bytes: int, form_version: str | None, limits
             _compare_kit_metadata(archive, by_name, manifest, source, limits=limits, report=report)
             _warn_manifest_paths_and_secrets(manifest, source, report=report)
         _scan_members(
-            archive, [i for i in infos if i.orig_filename not in broken], limits=limits, report=report
+            archive,
+            [i for i in infos if i.orig_filename not in broken],
+            limits=limits,
+            report=report,
         )
         return result(
             manifest=manifest,
@@ -414,20 +430,29 @@ def _check_members(
         problem = _unsafe_name(raw)
         if problem:
             report.capped(
-                "error", "unsafe-name", f"Unsafe member path ({problem}): {raw!r}", "unsafe member paths"
+                "error",
+                "unsafe-name",
+                f"Unsafe member path ({problem}): {raw!r}",
+                "unsafe member paths",
             )
 
         key = posixpath.normpath(name.rstrip("/")) if name.strip("/") else name
         if key in seen:
-            report.capped("error", "duplicate", f"Duplicate member name: {name!r}", "duplicate member names")
+            report.capped(
+                "error", "duplicate", f"Duplicate member name: {name!r}", "duplicate member names"
+            )
         else:
             seen[key] = name
 
         mode = info.external_attr >> 16
         if mode and stat.S_ISLNK(mode):
-            report.capped("error", "symlink", f"Symbolic link not allowed: {name!r}", "symbolic links")
+            report.capped(
+                "error", "symlink", f"Symbolic link not allowed: {name!r}", "symbolic links"
+            )
         elif mode and stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-            report.capped("error", "special", f"Special file not allowed: {name!r}", "special files")
+            report.capped(
+                "error", "special", f"Special file not allowed: {name!r}", "special files"
+            )
 
         if info.flag_bits & 0x1:
             report.capped(
@@ -442,9 +467,12 @@ def _check_members(
             )
 
         if info.file_size and (
-            info.compress_size == 0 or info.file_size / info.compress_size > limits.max_compression_ratio
+            info.compress_size == 0
+            or info.file_size / info.compress_size > limits.max_compression_ratio
         ):
-            ratio = "∞" if info.compress_size == 0 else f"{info.file_size / info.compress_size:,.0f}"
+            ratio = (
+                "∞" if info.compress_size == 0 else f"{info.file_size / info.compress_size:,.0f}"
+            )
             report.capped(
                 "error",
                 "ratio",
@@ -484,7 +512,9 @@ def _unsafe_name(name: str) -> str | None:
     return "control character"
 
 
-def _check_local_headers(fp: IO[bytes], size: int, infos: list[zipfile.ZipInfo], report: _Report) -> set[str]:
+def _check_local_headers(
+    fp: IO[bytes], size: int, infos: list[zipfile.ZipInfo], report: _Report
+) -> set[str]:
     """Each member's local header must name what the central directory names, and data must not overlap.
 
     Extractors differ on which of the two names they trust, and overlapping entries are how
@@ -504,7 +534,9 @@ def _check_local_headers(fp: IO[bytes], size: int, infos: list[zipfile.ZipInfo],
             local_raw = fp.read(name_length)
             local_name = local_raw.decode("utf-8" if flags & 0x800 else "cp437")
         except (ValueError, OSError, UnicodeDecodeError, struct.error):
-            report.capped("error", "header", f"Corrupt local header for {name!r}", "corrupt local headers")
+            report.capped(
+                "error", "header", f"Corrupt local header for {name!r}", "corrupt local headers"
+            )
             broken.add(info.orig_filename)
             continue
         if local_name != info.orig_filename:
@@ -515,7 +547,13 @@ def _check_local_headers(fp: IO[bytes], size: int, infos: list[zipfile.ZipInfo],
                 "members whose local header names differ",
             )
             broken.add(info.orig_filename)
-        data_end = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+        data_end = (
+            info.header_offset
+            + _LOCAL_HEADER.size
+            + name_length
+            + extra_length
+            + info.compress_size
+        )
         if data_end > size:
             report.capped(
                 "error",
@@ -601,7 +639,8 @@ def _load_manifest(
     nested = [
         info.filename
         for info in infos
-        if posixpath.basename(info.filename) in ("agent.yaml", "manifest.json") and "/" in info.filename
+        if posixpath.basename(info.filename) in ("agent.yaml", "manifest.json")
+        and "/" in info.filename
     ]
     hint = f"; found {nested[0]} — package the project's contents, not its folder" if nested else ""
     report.error(MISSING_MANIFEST + hint)
@@ -612,7 +651,9 @@ def _parse_document(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Apk
     try:
         raw = _read_member(archive, info, limits.max_manifest_bytes)
     except _MemberTooLarge:
-        raise _ManifestError(f"larger than the {_human(limits.max_manifest_bytes)} manifest limit") from None
+        raise _ManifestError(
+            f"larger than the {_human(limits.max_manifest_bytes)} manifest limit"
+        ) from None
     except _READ_ERRORS as exc:
         raise _ManifestError(f"cannot be read ({exc})") from None
     try:
@@ -626,7 +667,7 @@ def _parse_document(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Apk
             # The C loader when available; aliases (YAML's "billion laughs") are caught below as
             # shared nodes, before anything walks the tree.
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            document = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+            document = yaml.load(text, Loader=loader)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         kind = "JSON" if info.filename.endswith(".json") else "YAML"
         raise _ManifestError(f"invalid {kind}: {_one_line(exc)}") from None
@@ -692,7 +733,9 @@ def _check_manifest(
 
     version = _check_version(manifest, report)
     if form_version not in (None, "") and version is not None and form_version != version:
-        report.error(f"Form version {form_version!r} does not match the package version {version!r}")
+        report.error(
+            f"Form version {form_version!r} does not match the package version {version!r}"
+        )
 
     configured = [s for s in SURFACES if present(s)]
     for surface in configured:
@@ -701,7 +744,9 @@ def _check_manifest(
         entrypoint = manifest["entrypoint"]
         match = ENTRYPOINT_RE.fullmatch(entrypoint) if isinstance(entrypoint, str) else None
         if match is None:
-            report.error(f"entrypoint {entrypoint!r} must be 'module:function' (e.g. src.main:handler)")
+            report.error(
+                f"entrypoint {entrypoint!r} must be 'module:function' (e.g. src.main:handler)"
+            )
         else:
             candidates = _module_files(match["module"], manifest.get("runtime"))
             if not any(c in by_name for c in candidates):
@@ -709,7 +754,9 @@ def _check_manifest(
                     f"Entrypoint module not found in the package: {candidates[0]} (from {entrypoint!r})"
                 )
     elif not configured:
-        report.error("Missing required field: entrypoint (required unless a2a, rest or ui is configured)")
+        report.error(
+            "Missing required field: entrypoint (required unless a2a, rest or ui is configured)"
+        )
 
     if present("capabilities"):
         capabilities = manifest["capabilities"]
@@ -717,7 +764,9 @@ def _check_manifest(
             report.error("capabilities must be a list of strings")
 
     if present("runtime") and manifest["runtime"] not in RUNTIMES:
-        report.error(f"runtime {manifest['runtime']!r} is not supported; use one of: {', '.join(RUNTIMES)}")
+        report.error(
+            f"runtime {manifest['runtime']!r} is not supported; use one of: {', '.join(RUNTIMES)}"
+        )
 
     if present("environment"):
         environment = manifest["environment"]
@@ -738,9 +787,13 @@ def _check_manifest(
     if present("dependencies"):
         dependencies = manifest["dependencies"]
         as_list = isinstance(dependencies, list) and all(isinstance(d, str) for d in dependencies)
-        as_map = isinstance(dependencies, dict) and all(isinstance(v, str) for v in dependencies.values())
+        as_map = isinstance(dependencies, dict) and all(
+            isinstance(v, str) for v in dependencies.values()
+        )
         if not (as_list or as_map):
-            report.error("dependencies must be a list of requirement strings (or a name → version map)")
+            report.error(
+                "dependencies must be a list of requirement strings (or a name → version map)"
+            )
 
     if present("mcp"):
         mcp = manifest["mcp"]
@@ -789,12 +842,18 @@ def _check_version(manifest: dict[str, Any], report: _Report) -> str | None:
             if field_name == "version"
             else ""
         )
-        report.error(f"{field_name} {raw!r} is not a semantic version MAJOR.MINOR.PATCH[-pre][+build]{hint}")
+        report.error(
+            f"{field_name} {raw!r} is not a semantic version MAJOR.MINOR.PATCH[-pre][+build]{hint}"
+        )
     return raw
 
 
 def _check_surface(
-    surface: str, config: Any, by_name: dict[str, zipfile.ZipInfo], manifest: dict[str, Any], report: _Report
+    surface: str,
+    config: Any,
+    by_name: dict[str, zipfile.ZipInfo],
+    manifest: dict[str, Any],
+    report: _Report,
 ) -> None:
     if not isinstance(config, dict):
         report.error(f"{surface} must be a mapping")
@@ -816,7 +875,9 @@ def _check_surface(
 
 def _module_files(module: str, runtime: Any) -> list[str]:
     base = module.replace(".", "/") if "/" not in module else module
-    family = next((f for f in _MODULE_SUFFIXES if isinstance(runtime, str) and runtime.startswith(f)), None)
+    family = next(
+        (f for f in _MODULE_SUFFIXES if isinstance(runtime, str) and runtime.startswith(f)), None
+    )
     if runtime is None:
         family = "python"  # the kit's default runtime
     suffixes = _MODULE_SUFFIXES[family] if family else _ALL_MODULE_SUFFIXES
@@ -846,7 +907,11 @@ def _compare_kit_metadata(
         return
     for label, ours, theirs in (
         ("name", manifest.get("name"), other.get("name")),
-        ("metadata.version", _get(manifest, "metadata", "version"), _get(other, "metadata", "version")),
+        (
+            "metadata.version",
+            _get(manifest, "metadata", "version"),
+            _get(other, "metadata", "version"),
+        ),
     ):
         if ours != theirs:
             report.warning(
@@ -919,7 +984,11 @@ def _is_env_file(name: str) -> bool:
 
 def _is_text_file(name: str) -> bool:
     base = posixpath.basename(name)
-    return base in _TEXT_NAMES or posixpath.splitext(base)[1].lower() in _TEXT_SUFFIXES or _is_env_file(name)
+    return (
+        base in _TEXT_NAMES
+        or posixpath.splitext(base)[1].lower() in _TEXT_SUFFIXES
+        or _is_env_file(name)
+    )
 
 
 def _scan_members(
@@ -961,7 +1030,9 @@ def _scan_members(
             text = _read_member(archive, info, limit).decode("utf-8", errors="replace")
         except _MemberTooLarge:
             if is_env:
-                report.warning(f"{name} is larger than {_human(limit)} and was not checked for secrets")
+                report.warning(
+                    f"{name} is larger than {_human(limit)} and was not checked for secrets"
+                )
             continue
         except _READ_ERRORS as exc:
             report.capped(
@@ -1041,7 +1112,7 @@ def sha256_and_copy(
 
 def _open(target: Source, mode: str) -> tuple[IO[bytes], bool]:
     if isinstance(target, (str, os.PathLike)):
-        return open(target, mode), True  # noqa: SIM115 - closed by the caller
+        return open(target, mode), True
     return target, False  # type: ignore[return-value]
 
 

@@ -49,7 +49,9 @@ def public_key_parse(text: str) -> bytes:
         return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     raw = _b64decode(text)
     if raw is None or len(raw) != ED25519_KEY_BYTES:
-        raise InvalidPublicKey("Expected a PEM public key or the base64 of the raw 32-byte Ed25519 key")
+        raise InvalidPublicKey(
+            "Expected a PEM public key or the base64 of the raw 32-byte Ed25519 key"
+        )
     try:
         Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as exc:

@@ -1,17 +1,23 @@
 """Agent-app errors on top of the shared envelope (pixell.api.exceptions)."""
 
-from pixell.api.exceptions import Conflict, NotFound, PackageValidationFailed, PermissionDenied, VersionExists
+from pixell.api.exceptions import (
+    Conflict,
+    NotFound,
+    PackageValidationFailed,
+    PermissionDenied,
+    VersionExists,
+)
 
 __all__ = [
     "AppBeingDeployed",
     "AppNameTaken",
+    "AppNotFound",
     "DownloadLinkInvalid",
     "PackageBeingDeployed",
     "PackageValidationFailed",
+    "PublicAppReadOnly",
     "SigningKeyExists",
     "VersionExists",
-    "AppNotFound",
-    "PublicAppReadOnly",
 ]
 
 SIGNATURE_INVALID = "Invalid package signature"
@@ -33,7 +39,9 @@ class AppNameTaken(Conflict):
 
 
 class AppBeingDeployed(Conflict):
-    default_message = "A deployment of this agent app is running; delete the app once it has finished"
+    default_message = (
+        "A deployment of this agent app is running; delete the app once it has finished"
+    )
 
 
 class PackageBeingDeployed(Conflict):

@@ -10,11 +10,19 @@ class AgentApp(OrgScopedModel):
     description = models.TextField(max_length=2000, blank=True, default="")
     is_public = models.BooleanField(default=False)
     # The version the runtime serves: set when a deployment finalizes.
-    current_package = models.ForeignKey("agentapps.Package", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    current_package = models.ForeignKey(
+        "agentapps.Package", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
-        constraints = [models.UniqueConstraint("organization", Lower("name"), name="agentapp_name_unique_per_org")]
+        constraints = [
+            models.UniqueConstraint(
+                "organization", Lower("name"), name="agentapp_name_unique_per_org"
+            )
+        ]
         indexes = [models.Index(fields=["organization", "-created_at"])]
 
     def __str__(self) -> str:
@@ -23,7 +31,9 @@ class AgentApp(OrgScopedModel):
 
 def package_upload_to(instance: "Package", filename: str) -> str:
     # CONTRACT/issue: object keys packages/<org>/<app>/<version>/<file>.
-    return f"packages/{instance.organization_id}/{instance.agent_app_id}/{instance.version}/{filename}"
+    return (
+        f"packages/{instance.organization_id}/{instance.agent_app_id}/{instance.version}/{filename}"
+    )
 
 
 class PackageStatus(models.TextChoices):
@@ -38,12 +48,16 @@ class Package(OrgScopedModel):
     file = models.FileField(upload_to=package_upload_to, max_length=500)
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
-    status = models.CharField(max_length=12, choices=PackageStatus.choices, default=PackageStatus.READY)
+    status = models.CharField(
+        max_length=12, choices=PackageStatus.choices, default=PackageStatus.READY
+    )
     manifest = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     release_notes = models.TextField(max_length=5000, blank=True, default="")
     signed = models.BooleanField(default=False)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Soft delete keeps deployment history intact; the stored file is removed at deletion.
     deleted_at = models.DateTimeField(null=True, blank=True)
 
@@ -71,10 +85,16 @@ class SigningKey(OrgScopedModel):
     public_key = models.CharField(max_length=64)
     # sha256 hex of the raw 32 bytes (docs/DECISIONS.md): one key is registered once per organization.
     fingerprint = models.CharField(max_length=64)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "fingerprint"], name="signingkey_unique_per_org")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "fingerprint"], name="signingkey_unique_per_org"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.fingerprint[:16]}…)"
@@ -89,7 +109,11 @@ class AppSecret(OrgScopedModel):
     value_encrypted = models.TextField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["agent_app", "key"], name="appsecret_key_unique_per_app")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent_app", "key"], name="appsecret_key_unique_per_app"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} = ****"

@@ -110,11 +110,18 @@ def signing_key_get(*, organization, key_id) -> SigningKey:
 
 
 def signing_public_keys(*, organization) -> list[bytes]:
-    return [base64.b64decode(k) for k in SigningKey.objects.for_org(organization).values_list("public_key", flat=True)]
+    return [
+        base64.b64decode(k)
+        for k in SigningKey.objects.for_org(organization).values_list("public_key", flat=True)
+    ]
 
 
 def app_secrets_get(*, agent_app) -> dict[str, str]:
     """The app's secrets in clear, KEY → value: the environment handed to the runtime at deploy
     (overlaid by the deploy's own ``environment``) and what ``GET …/secrets`` shows."""
-    rows = AppSecret.objects.for_org(agent_app.organization_id).filter(agent_app=agent_app).order_by("key")
+    rows = (
+        AppSecret.objects.for_org(agent_app.organization_id)
+        .filter(agent_app=agent_app)
+        .order_by("key")
+    )
     return {row.key: secret_decrypt(row.value_encrypted) for row in rows}

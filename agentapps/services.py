@@ -42,6 +42,7 @@ from agentapps.errors import (
     VersionExists,
 )
 from agentapps.models import AgentApp, AppSecret, Package, PackageStatus, SigningKey
+
 # app_secrets_get is re-exported: the deployments pipeline reads the runtime's environment here.
 from agentapps.selectors import app_secrets_get, package_get_live_version, signing_public_keys
 from pixell.api.exceptions import NotFound, ValidationError
@@ -90,7 +91,9 @@ def _name_taken(*, organization, name: str, exclude_pk=None) -> bool:
     return qs.exists()
 
 
-def agent_app_create(*, organization, actor, name: str, description: str = "", is_public: bool = False) -> AgentApp:
+def agent_app_create(
+    *, organization, actor, name: str, description: str = "", is_public: bool = False
+) -> AgentApp:
     name = name.strip()
     if _name_taken(organization=organization, name=name):
         raise AppNameTaken(details={"name": [f"An agent app named '{name}' already exists."]})
@@ -104,11 +107,16 @@ def agent_app_create(*, organization, actor, name: str, description: str = "", i
                 created_by=_user_or_none(actor),
             )
             usage_event_record(
-                organization=organization, type=UsageEventType.APP, description=f"Created agent app '{name}'", agent_app_id=app.id
+                organization=organization,
+                type=UsageEventType.APP,
+                description=f"Created agent app '{name}'",
+                agent_app_id=app.id,
             )
     except IntegrityError as exc:
         # A concurrent create of the same name won the unique constraint.
-        raise AppNameTaken(details={"name": [f"An agent app named '{name}' already exists."]}) from exc
+        raise AppNameTaken(
+            details={"name": [f"An agent app named '{name}' already exists."]}
+        ) from exc
     return app
 
 
@@ -119,15 +127,21 @@ def agent_app_update(*, agent_app: AgentApp, actor, **changes) -> AgentApp:
         raise ValueError(f"cannot update {sorted(unknown)}")
     if "name" in changes:
         changes["name"] = changes["name"].strip()
-        if _name_taken(organization=agent_app.organization, name=changes["name"], exclude_pk=agent_app.pk):
-            raise AppNameTaken(details={"name": [f"An agent app named '{changes['name']}' already exists."]})
+        if _name_taken(
+            organization=agent_app.organization, name=changes["name"], exclude_pk=agent_app.pk
+        ):
+            raise AppNameTaken(
+                details={"name": [f"An agent app named '{changes['name']}' already exists."]}
+            )
     for attr, value in changes.items():
         setattr(agent_app, attr, value)
     try:
         with transaction.atomic():
             agent_app.save(update_fields=[*changes, "updated_at"])
     except IntegrityError as exc:
-        raise AppNameTaken(details={"name": [f"An agent app named '{changes.get('name')}' already exists."]}) from exc
+        raise AppNameTaken(
+            details={"name": [f"An agent app named '{changes.get('name')}' already exists."]}
+        ) from exc
     return agent_app
 
 
@@ -144,10 +158,14 @@ def agent_app_delete(*, agent_app: AgentApp, actor) -> None:
     with transaction.atomic():
         # The app row lock keeps new deploys of this app out until we are done (deploys lock it too).
         AgentApp.all_orgs.select_for_update().filter(pk=agent_app.pk).first()
-        unfinished = Deployment.all_orgs.filter(agent_app=agent_app, status__in=[DeploymentStatus.QUEUED, DeploymentStatus.PROCESSING])
+        unfinished = Deployment.all_orgs.filter(
+            agent_app=agent_app, status__in=[DeploymentStatus.QUEUED, DeploymentStatus.PROCESSING]
+        )
         for deployment_id, status in unfinished.values_list("id", "status"):
             # A False cancel means a worker claimed it meanwhile: running, so refuse (and roll back).
-            if status == DeploymentStatus.PROCESSING or not deployment_cancel_queued(deployment_id=deployment_id):
+            if status == DeploymentStatus.PROCESSING or not deployment_cancel_queued(
+                deployment_id=deployment_id
+            ):
                 raise AppBeingDeployed()
         names = list(Package.all_orgs.filter(agent_app=agent_app).values_list("file", flat=True))
         usage_event_record(
@@ -168,7 +186,9 @@ def agent_app_delete(*, agent_app: AgentApp, actor) -> None:
 @dataclass(frozen=True)
 class IngestedPackage:
     package_id: uuid.UUID  # pre-generated; becomes Package.id
-    storage_key: str  # the object in default_storage: packages/<org>/<app>/<version>/<package_id>.apkg
+    storage_key: (
+        str  # the object in default_storage: packages/<org>/<app>/<version>/<package_id>.apkg
+    )
     size: int
     sha256: str
     version: str  # the manifest's version (the form's, when given, equals it)
@@ -232,10 +252,16 @@ def _signature_errors(*, organization, upload, signature: bytes | None) -> tuple
     return ([] if ok else [SIGNATURE_INVALID]), ok
 
 
-def _check(*, organization, upload, form_version: str | None, signature: bytes | None) -> PackageCheck:
+def _check(
+    *, organization, upload, form_version: str | None, signature: bytes | None
+) -> PackageCheck:
     upload.seek(0)
-    result = validate_apkg(upload, max_bytes=settings.PIXELL_MAX_PACKAGE_BYTES, form_version=form_version or None)
-    signature_errors, signed = _signature_errors(organization=organization, upload=upload, signature=signature)
+    result = validate_apkg(
+        upload, max_bytes=settings.PIXELL_MAX_PACKAGE_BYTES, form_version=form_version or None
+    )
+    signature_errors, signed = _signature_errors(
+        organization=organization, upload=upload, signature=signature
+    )
     errors = [*result.errors, *signature_errors]
     return PackageCheck(
         valid=not errors,
@@ -249,12 +275,18 @@ def _check(*, organization, upload, form_version: str | None, signature: bytes |
     )
 
 
-def package_validate_only(*, organization, agent_app, upload, form_version: str | None, signature: bytes | None) -> PackageCheck:
+def package_validate_only(
+    *, organization, agent_app, upload, form_version: str | None, signature: bytes | None
+) -> PackageCheck:
     """Dry run: every check of an upload, nothing stored. ``valid`` False carries all reasons."""
-    return _check(organization=organization, upload=upload, form_version=form_version, signature=signature)
+    return _check(
+        organization=organization, upload=upload, form_version=form_version, signature=signature
+    )
 
 
-def package_check_version_free(*, agent_app: AgentApp, version: str, force_overwrite: bool) -> Package | None:
+def package_check_version_free(
+    *, agent_app: AgentApp, version: str, force_overwrite: bool
+) -> Package | None:
     """Raises VersionExists (409) when a live package (uploading or ready, not deleted) holds
     ``version`` and ``force_overwrite`` is false; with ``force_overwrite`` returns the package to be
     replaced (or None)."""
@@ -283,20 +315,29 @@ def package_ingest(
     checked before anything is stored, so a 409 costs no storage write (package_create re-checks it
     under a lock anyway).
     """
-    check = _check(organization=organization, upload=upload, form_version=form_version, signature=signature)
+    check = _check(
+        organization=organization, upload=upload, form_version=form_version, signature=signature
+    )
     if not check.valid:
         raise PackageValidationFailed(details=check.errors)
     if force_overwrite is not None:
-        package_check_version_free(agent_app=agent_app, version=check.version, force_overwrite=force_overwrite)
+        package_check_version_free(
+            agent_app=agent_app, version=check.version, force_overwrite=force_overwrite
+        )
     package_id = uuid.uuid4()
     key = storage.package_storage_key(
-        organization_id=organization.pk, agent_app_id=agent_app.pk, version=check.version, package_id=package_id
+        organization_id=organization.pk,
+        agent_app_id=agent_app.pk,
+        version=check.version,
+        package_id=package_id,
     )
     name, sha256, size = storage.storage_save_hashed(key=key, fileobj=upload)
     if size != check.size:
         # The upload changed under us (it cannot, short of a bug): never keep unvalidated bytes.
         storage.storage_delete_quietly([name])
-        raise RuntimeError(f"package size changed while storing ({check.size} validated, {size} stored)")
+        raise RuntimeError(
+            f"package size changed while storing ({check.size} validated, {size} stored)"
+        )
     return IngestedPackage(
         package_id=package_id,
         storage_key=name,
@@ -341,10 +382,17 @@ def package_create(
     with transaction.atomic():
         # The app row lock serializes uploads and deploys of one app, so two requests for the same
         # version cannot both find it free; the partial unique index is the last line of defence.
-        app = AgentApp.objects.for_org(organization).select_for_update().filter(pk=agent_app.pk).first()
+        app = (
+            AgentApp.objects.for_org(organization)
+            .select_for_update()
+            .filter(pk=agent_app.pk)
+            .first()
+        )
         if app is None:
             raise NotFound("Agent app not found")
-        replaced = package_check_version_free(agent_app=app, version=ingested.version, force_overwrite=force_overwrite)
+        replaced = package_check_version_free(
+            agent_app=app, version=ingested.version, force_overwrite=force_overwrite
+        )
         if replaced is not None:
             _package_soft_delete(replaced)
         try:
@@ -365,14 +413,21 @@ def package_create(
                     uploaded_by=_user_or_none(actor),
                 )
         except IntegrityError as exc:
-            raise VersionExists(f"Version {ingested.version} already exists", details={"version": ingested.version}) from exc
+            raise VersionExists(
+                f"Version {ingested.version} already exists", details={"version": ingested.version}
+            ) from exc
         usage_event_record(
             organization=organization,
             type=UsageEventType.PACKAGE_UPLOAD,
             description=f"Uploaded version {ingested.version} of '{app.name}'",
             value=ingested.size,
             agent_app_id=app.id,
-            metadata={"package_id": str(package.id), "version": ingested.version, "size": ingested.size, "sha256": ingested.sha256},
+            metadata={
+                "package_id": str(package.id),
+                "version": ingested.version,
+                "size": ingested.size,
+                "sha256": ingested.sha256,
+            },
         )
     return package
 
@@ -473,30 +528,49 @@ MAX_SECRETS_PER_APP = 200
 
 
 def _check_secret(key, value) -> None:
-    if not isinstance(key, str) or not SECRET_KEY_RE.fullmatch(key) or len(key) > MAX_SECRET_KEY_LENGTH:
+    if (
+        not isinstance(key, str)
+        or not SECRET_KEY_RE.fullmatch(key)
+        or len(key) > MAX_SECRET_KEY_LENGTH
+    ):
         raise ValidationError(
             f"Invalid secret key {str(key)[:64]!r}: use upper-case letters, digits and underscores",
-            details={"key": [f"Must match ^[A-Z0-9_]+$ and have at most {MAX_SECRET_KEY_LENGTH} characters."]},
+            details={
+                "key": [
+                    f"Must match ^[A-Z0-9_]+$ and have at most {MAX_SECRET_KEY_LENGTH} characters."
+                ]
+            },
         )
     if not isinstance(value, str):
-        raise ValidationError(f"The value of {key} must be a string", details={key: ["Must be a string."]})
+        raise ValidationError(
+            f"The value of {key} must be a string", details={key: ["Must be a string."]}
+        )
     if len(value) > MAX_SECRET_VALUE_LENGTH:
         raise ValidationError(
-            f"The value of {key} is too long", details={key: [f"At most {MAX_SECRET_VALUE_LENGTH} characters."]}
+            f"The value of {key} is too long",
+            details={key: [f"At most {MAX_SECRET_VALUE_LENGTH} characters."]},
         )
 
 
 def app_secrets_replace(*, agent_app: AgentApp, secrets: dict) -> int:
     """POST …/secrets: the app's secrets become exactly ``secrets``. Returns their count."""
     if len(secrets) > MAX_SECRETS_PER_APP:
-        raise ValidationError(f"At most {MAX_SECRETS_PER_APP} secrets per app", details={"secrets": ["Too many secrets."]})
+        raise ValidationError(
+            f"At most {MAX_SECRETS_PER_APP} secrets per app",
+            details={"secrets": ["Too many secrets."]},
+        )
     for key, value in secrets.items():
         _check_secret(key, value)
     with transaction.atomic():
         AppSecret.objects.for_org(agent_app.organization_id).filter(agent_app=agent_app).delete()
         AppSecret.objects.for_org(agent_app.organization_id).bulk_create(
             [
-                AppSecret(organization_id=agent_app.organization_id, agent_app=agent_app, key=key, value_encrypted=secret_encrypt(value))
+                AppSecret(
+                    organization_id=agent_app.organization_id,
+                    agent_app=agent_app,
+                    key=key,
+                    value_encrypted=secret_encrypt(value),
+                )
                 for key, value in secrets.items()
             ]
         )
@@ -510,22 +584,36 @@ def app_secret_set(*, agent_app: AgentApp, key: str, value: str) -> None:
         # Lock the app so concurrent PUTs of new keys cannot overshoot the per-app cap.
         AgentApp.all_orgs.select_for_update().filter(pk=agent_app.pk).first()
         secrets = AppSecret.objects.for_org(agent_app.organization_id).filter(agent_app=agent_app)
-        updated = secrets.filter(key=key).update(value_encrypted=secret_encrypt(value), updated_at=timezone.now())
+        updated = secrets.filter(key=key).update(
+            value_encrypted=secret_encrypt(value), updated_at=timezone.now()
+        )
         if updated:
             return
         if secrets.count() >= MAX_SECRETS_PER_APP:
-            raise ValidationError(f"At most {MAX_SECRETS_PER_APP} secrets per app", details={"secrets": ["Too many secrets."]})
+            raise ValidationError(
+                f"At most {MAX_SECRETS_PER_APP} secrets per app",
+                details={"secrets": ["Too many secrets."]},
+            )
         AppSecret.objects.for_org(agent_app.organization_id).create(
-            organization_id=agent_app.organization_id, agent_app=agent_app, key=key, value_encrypted=secret_encrypt(value)
+            organization_id=agent_app.organization_id,
+            agent_app=agent_app,
+            key=key,
+            value_encrypted=secret_encrypt(value),
         )
 
 
 def app_secret_delete(*, agent_app: AgentApp, key: str) -> None:
-    deleted, _ = AppSecret.objects.for_org(agent_app.organization_id).filter(agent_app=agent_app, key=key).delete()
+    deleted, _ = (
+        AppSecret.objects.for_org(agent_app.organization_id)
+        .filter(agent_app=agent_app, key=key)
+        .delete()
+    )
     if not deleted:
         raise NotFound(f"Secret not found: {key[:128]}")
 
 
 def app_secrets_delete_all(*, agent_app: AgentApp) -> int:
-    deleted, _ = AppSecret.objects.for_org(agent_app.organization_id).filter(agent_app=agent_app).delete()
+    deleted, _ = (
+        AppSecret.objects.for_org(agent_app.organization_id).filter(agent_app=agent_app).delete()
+    )
     return deleted

@@ -112,7 +112,7 @@ def storage_delete_quietly(names) -> None:
             continue
         try:
             default_storage.delete(name)
-        except Exception:  # noqa: BLE001 - storage backends raise anything (botocore, OSError)
+        except Exception:
             logger.exception("Could not delete stored package file %s", name)
 
 
@@ -128,7 +128,9 @@ def download_signature(package_id, expires: int) -> str:
     return salted_hmac(_DOWNLOAD_SALT, f"{package_id}:{expires}", algorithm="sha256").hexdigest()
 
 
-def download_signature_valid(package_id, expires_raw: str | None, sig: str | None, *, now: float | None = None) -> bool:
+def download_signature_valid(
+    package_id, expires_raw: str | None, sig: str | None, *, now: float | None = None
+) -> bool:
     try:
         expires = int(expires_raw or "")
     except ValueError:

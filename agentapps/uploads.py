@@ -57,15 +57,29 @@ class PackageUploadHandler(FileUploadHandler):
         # Same rule as MemoryFileUploadHandler: decided once, from the whole request's length.
         self.in_memory = content_length <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE
 
-    def new_file(self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None):
-        super().new_file(field_name, file_name, content_type, content_length, charset, content_type_extra)
-        self._limit = settings.PIXELL_MAX_PACKAGE_BYTES if field_name == PACKAGE_FIELD else OTHER_FILE_LIMIT
+    def new_file(
+        self,
+        field_name,
+        file_name,
+        content_type,
+        content_length,
+        charset=None,
+        content_type_extra=None,
+    ):
+        super().new_file(
+            field_name, file_name, content_type, content_length, charset, content_type_extra
+        )
+        self._limit = (
+            settings.PIXELL_MAX_PACKAGE_BYTES if field_name == PACKAGE_FIELD else OTHER_FILE_LIMIT
+        )
         self._received = self._written = 0
         self._digest = hashlib.sha256()
         if self.in_memory:
             self.file = io.BytesIO()
         else:
-            self.file = TemporaryUploadedFile(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
+            self.file = TemporaryUploadedFile(
+                self.file_name, self.content_type, 0, self.charset, self.content_type_extra
+            )
 
     def receive_data_chunk(self, raw_data, start):
         self._received += len(raw_data)

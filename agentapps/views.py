@@ -55,16 +55,29 @@ def apps_page(request, tenancy):
         try:
             data = parse_form(
                 AppCreateInputSerializer,
-                {"name": request.POST.get("name", ""), "description": request.POST.get("description", ""), "is_public": _bool(request, "is_public")},
+                {
+                    "name": request.POST.get("name", ""),
+                    "description": request.POST.get("description", ""),
+                    "is_public": _bool(request, "is_public"),
+                },
             )
-            app = services.agent_app_create(organization=tenancy.organization, actor=tenancy.user, **data)
+            app = services.agent_app_create(
+                organization=tenancy.organization, actor=tenancy.user, **data
+            )
         except PixellError as exc:
             form_errors["create"], status = form_error(exc), exc.status_code
         else:
-            messages.success(request, f"Agent app “{app.name}” created. Upload or deploy a package to it.")
+            messages.success(
+                request, f"Agent app “{app.name}” created. Upload or deploy a package to it."
+            )
             return HttpResponseRedirect(app_url(app))
     apps = list(selectors.agent_app_list(organization=tenancy.organization))
-    return dashboard_render(request, "agentapps/apps.html", {"apps": apps, "form": request.POST, "form_errors": form_errors}, status=status)
+    return dashboard_render(
+        request,
+        "agentapps/apps.html",
+        {"apps": apps, "form": request.POST, "form_errors": form_errors},
+        status=status,
+    )
 
 
 def _app_detail(request, tenancy, app, *, form_errors=None, status=200, **extra):
@@ -73,7 +86,9 @@ def _app_detail(request, tenancy, app, *, form_errors=None, status=200, **extra)
     packages = list(selectors.agent_app_packages(agent_app=app)[:PACKAGES_SHOWN])
     for package in packages:
         package.download_url = services.package_download_url(package=package, request=request)
-    rows, _ = deployment_selectors.deployment_list_for_app(organization=organization, agent_app=app, cursor=None, limit=RECENT_DEPLOYMENTS)
+    rows, _ = deployment_selectors.deployment_list_for_app(
+        organization=organization, agent_app=app, cursor=None, limit=RECENT_DEPLOYMENTS
+    )
     positions = deployment_selectors.queue_positions(rows)
     for deployment in rows:
         deployment.steps_ordered = sorted(deployment.steps.all(), key=lambda s: s.position)
@@ -83,7 +98,9 @@ def _app_detail(request, tenancy, app, *, form_errors=None, status=200, **extra)
         "app": app,
         "packages": packages,
         "deployments": rows,
-        "webhooks": deployment_selectors.webhook_list_for_app(organization=organization, agent_app=app),
+        "webhooks": deployment_selectors.webhook_list_for_app(
+            organization=organization, agent_app=app
+        ),
         "webhook_events": WebhookEvent.values,
         # Secrets are admin-only (CONTRACT §4); their values are never rendered, only their keys.
         "secret_keys": sorted(selectors.app_secrets_get(agent_app=app)) if is_admin else None,
@@ -104,10 +121,17 @@ def app_detail_page(request, tenancy, app_id):
 def app_delete(request, tenancy, app_id):
     app = _own_app(tenancy, app_id)
     if request.POST.get("confirm_name", "").strip() != app.name:
-        error = ValidationError("Type the app's name to confirm", details={"confirm_name": [f"Type “{app.name}” exactly."]})
-        return _app_detail(request, tenancy, app, form_errors={"delete": form_error(error)}, status=400)
+        error = ValidationError(
+            "Type the app's name to confirm",
+            details={"confirm_name": [f"Type “{app.name}” exactly."]},
+        )
+        return _app_detail(
+            request, tenancy, app, form_errors={"delete": form_error(error)}, status=400
+        )
     services.agent_app_delete(agent_app=app, actor=tenancy.user)
-    messages.success(request, f"Agent app “{app.name}” deleted with its packages, secrets and deployments.")
+    messages.success(
+        request, f"Agent app “{app.name}” deleted with its packages, secrets and deployments."
+    )
     return HttpResponseRedirect("/dashboard/apps/")
 
 
@@ -163,7 +187,9 @@ def package_upload(request, tenancy, app_id):
             force_overwrite=form["force_overwrite"],
         )
     except PixellError as exc:
-        return _app_detail(request, tenancy, app, form_errors={"upload": form_error(exc)}, status=exc.status_code)
+        return _app_detail(
+            request, tenancy, app, form_errors={"upload": form_error(exc)}, status=exc.status_code
+        )
     messages.success(request, f"Version {package.version} uploaded ({package.size:,} bytes).")
     for warning in package.warnings:
         messages.warning(request, f"Warning for {package.version}: {warning}")
@@ -208,11 +234,18 @@ def app_deploy(request, tenancy, app_id):
             available=exc.extra["available"],
             message=f"Not enough credits: this deploy costs {exc.extra['required']:,} and the balance is {exc.extra['available']:,}.",
         )
-        return _app_detail(request, tenancy, app, form_errors={"deploy": form_error(error)}, status=402)
+        return _app_detail(
+            request, tenancy, app, form_errors={"deploy": form_error(error)}, status=402
+        )
     except PixellError as exc:
-        return _app_detail(request, tenancy, app, form_errors={"deploy": form_error(exc)}, status=exc.status_code)
+        return _app_detail(
+            request, tenancy, app, form_errors={"deploy": form_error(exc)}, status=exc.status_code
+        )
     deployment = result.deployment
-    messages.success(request, f"Deployment of version {deployment.version} queued; {deployment.cost:,} credits reserved.")
+    messages.success(
+        request,
+        f"Deployment of version {deployment.version} queued; {deployment.cost:,} credits reserved.",
+    )
     return HttpResponseRedirect(deployment_url(deployment))
 
 
@@ -240,8 +273,12 @@ def secret_set(request, tenancy, app_id):
         # The value is opaque: never trimmed (like the API's PUT …/secrets/:key).
         services.app_secret_set(agent_app=app, key=key, value=request.POST.get("value", ""))
     except PixellError as exc:
-        return _app_detail(request, tenancy, app, form_errors={"secret": form_error(exc)}, status=exc.status_code)
-    messages.success(request, f"Secret {key} saved. It is passed to the runtime on the next deploy.")
+        return _app_detail(
+            request, tenancy, app, form_errors={"secret": form_error(exc)}, status=exc.status_code
+        )
+    messages.success(
+        request, f"Secret {key} saved. It is passed to the runtime on the next deploy."
+    )
     return HttpResponseRedirect(app_url(app) + "#secrets")
 
 
@@ -265,15 +302,25 @@ def webhook_create(request, tenancy, app_id):
     organization = tenancy.organization
     app = _own_app(tenancy, app_id)
     try:
-        data = {"url": request.POST.get("url", "").strip(), "events": request.POST.getlist("events")}
+        data = {
+            "url": request.POST.get("url", "").strip(),
+            "events": request.POST.getlist("events"),
+        }
         if request.POST.get("secret"):
             data["secret"] = request.POST["secret"]
         form = parse_form(WebhookInputSerializer, data)
         webhook, secret = deployment_services.webhook_create(
-            organization=organization, agent_app=app, url=form["url"], events=form["events"], secret=form.get("secret"), actor=tenancy.user
+            organization=organization,
+            agent_app=app,
+            url=form["url"],
+            events=form["events"],
+            secret=form.get("secret"),
+            actor=tenancy.user,
         )
     except PixellError as exc:
-        return _app_detail(request, tenancy, app, form_errors={"webhook": form_error(exc)}, status=exc.status_code)
+        return _app_detail(
+            request, tenancy, app, form_errors={"webhook": form_error(exc)}, status=exc.status_code
+        )
     # Rendered, not redirected: the secret is shown in this response only and never stored in
     # the session (the pages are never cached).
     return _app_detail(request, tenancy, app, new_webhook=webhook, new_webhook_secret=secret)
@@ -283,7 +330,9 @@ def webhook_create(request, tenancy, app_id):
 def webhook_delete(request, tenancy, app_id, webhook_id):
     organization = tenancy.organization
     app = _own_app(tenancy, app_id)
-    webhook = deployment_selectors.webhook_get(organization=organization, agent_app=app, webhook_id=webhook_id)
+    webhook = deployment_selectors.webhook_get(
+        organization=organization, agent_app=app, webhook_id=webhook_id
+    )
     deployment_services.webhook_delete(webhook=webhook)
     messages.success(request, f"Webhook {webhook.url} deleted.")
     return HttpResponseRedirect(app_url(app) + "#webhooks")

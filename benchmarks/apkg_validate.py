@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agentapps.apkg import validate_apkg  # noqa: E402
+from agentapps.apkg import validate_apkg
 
 MAX_BYTES = 100 * 1024 * 1024
 AGENT_YAML = """\
@@ -110,14 +110,18 @@ def main() -> None:
             rows.append((members, path.stat().st_size, min(times), statistics.median(times), read))
 
         print(f"validate_apkg, best and median of {args.repeat} runs")
-        print(f"{'members':>8} {'package':>12} {'best ms':>9} {'median ms':>10} {'µs/member':>10} {'bytes read':>11}")
+        print(
+            f"{'members':>8} {'package':>12} {'best ms':>9} {'median ms':>10} {'µs/member':>10} {'bytes read':>11}"
+        )
         for members, size, best, median, read in rows:
             print(
                 f"{members:>8,} {size:>12,} {best * 1000:>9.2f} {median * 1000:>10.2f} "
                 f"{best * 1e6 / members:>10.1f} {read:>11,}"
             )
         ratio = rows[1][2] / rows[0][2]
-        print(f"5,000 members take {ratio:.0f}× as long as 5 ({rows[1][0] // rows[0][0]}× the members)")
+        print(
+            f"5,000 members take {ratio:.0f}× as long as 5 ({rows[1][0] // rows[0][0]}× the members)"
+        )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import Server, bench_environment, create_database, drop_database, flush_redis, load, setup_django  # noqa: E402
+from benchmarks.harness import (
+    Server,
+    bench_environment,
+    create_database,
+    drop_database,
+    flush_redis,
+    load,
+    setup_django,
+)
 
 GOAL = 0.5
 BARE = "/bench/bare"
@@ -40,7 +48,11 @@ def _fixtures():
     from accounts.models import User
     from organizations.services import api_key_create, organization_create
 
-    owner = User.objects.create_user(email="bench-owner@example.com", password="bench-password-0123", email_verified_at=timezone.now())
+    owner = User.objects.create_user(
+        email="bench-owner@example.com",
+        password="bench-password-0123",
+        email_verified_at=timezone.now(),
+    )
     organization = organization_create(name="Bench Org", owner=owner)
     _, raw_key = api_key_create(organization=organization, name="bench")
     return organization, raw_key
@@ -93,14 +105,33 @@ def _check(server: Server, organization, headers: dict[str, str]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=5, help="seconds per measurement (default 5)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds, each measuring both endpoints (default 5)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration", type=float, default=5, help="seconds per measurement (default 5)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds, each measuring both endpoints (default 5)"
+    )
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"], help="gthread (4 threads, as the Procfile) or sync")
-    parser.add_argument("--profile", type=int, default=0, metavar="N", help="also profile N in-process authenticated requests")
-    parser.add_argument("--keep-db", action="store_true", help="keep the pixell_bench_auth database afterwards")
+    parser.add_argument(
+        "--worker-class",
+        default="gthread",
+        choices=["gthread", "sync"],
+        help="gthread (4 threads, as the Procfile) or sync",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also profile N in-process authenticated requests",
+    )
+    parser.add_argument(
+        "--keep-db", action="store_true", help="keep the pixell_bench_auth database afterwards"
+    )
     args = parser.parse_args()
 
     env = bench_environment("auth", redis_db=12)
@@ -123,33 +154,66 @@ def main() -> int:
         threads = 4 if args.worker_class == "gthread" else 1
         with Server(env, workers=2, worker_class=args.worker_class, threads=threads) as server:
             _check(server, organization, headers)
-            for path, extra in ((BARE, {}), (CURRENT, headers)):  # warm-up: imports, connections, caches
-                load(server.url + path, headers=extra, duration=2, connections=args.connections, threads=args.threads)
+            for path, extra in (
+                (BARE, {}),
+                (CURRENT, headers),
+            ):  # warm-up: imports, connections, caches
+                load(
+                    server.url + path,
+                    headers=extra,
+                    duration=2,
+                    connections=args.connections,
+                    threads=args.threads,
+                )
             for _ in range(args.rounds):
                 for path, extra in ((BARE, {}), (CURRENT, headers)):
-                    result = load(server.url + path, headers=extra, duration=args.duration, connections=args.connections, threads=args.threads)
+                    result = load(
+                        server.url + path,
+                        headers=extra,
+                        duration=args.duration,
+                        connections=args.connections,
+                        threads=args.threads,
+                    )
                     if result.errors:
-                        raise SystemExit(f"{path}: {result.errors} failed requests in a measurement; figures would be wrong")
+                        raise SystemExit(
+                            f"{path}: {result.errors} failed requests in a measurement; figures would be wrong"
+                        )
                     results[path].append(result)
 
         tool = results[BARE][0].tool
-        shape = f"2 gthread workers x {threads} threads" if args.worker_class == "gthread" else "2 sync workers"
+        shape = (
+            f"2 gthread workers x {threads} threads"
+            if args.worker_class == "gthread"
+            else "2 sync workers"
+        )
         print(f"gunicorn {shape}, PostgreSQL + Redis, {tool} -t{args.threads} -c{args.connections}, "
               f"{args.rounds} rounds x {args.duration:g} s per endpoint")  # fmt: skip
-        print(f"{'endpoint':<44}{'req/s (mean)':>14}  {'p50 ms':>8}{'p99 ms':>8}{'queries':>9}   req/s per round")
+        print(
+            f"{'endpoint':<44}{'req/s (mean)':>14}  {'p50 ms':>8}{'p99 ms':>8}{'queries':>9}   req/s per round"
+        )
         means = {}
-        for path, label in ((BARE, "bare DRF view (no auth)"), (CURRENT, "GET /api/organizations/current (API key)")):
+        for path, label in (
+            (BARE, "bare DRF view (no auth)"),
+            (CURRENT, "GET /api/organizations/current (API key)"),
+        ):
             rounds = results[path]
             means[path] = statistics.mean(r.rps for r in rounds)
             p50 = statistics.median(r.p50_ms for r in rounds if r.p50_ms is not None)
             p99 = statistics.median(r.p99_ms for r in rounds if r.p99_ms is not None)
             per_round = " / ".join(f"{r.rps:.0f}" for r in rounds)
-            print(f"{label:<44}{means[path]:>14.0f}  {p50:>8.2f}{p99:>8.2f}{queries[path]:>9}   {per_round}")
-        ratios = [current.rps / bare.rps for bare, current in zip(results[BARE], results[CURRENT])]
+            print(
+                f"{label:<44}{means[path]:>14.0f}  {p50:>8.2f}{p99:>8.2f}{queries[path]:>9}   {per_round}"
+            )
+        ratios = [
+            current.rps / bare.rps
+            for bare, current in zip(results[BARE], results[CURRENT], strict=False)
+        ]
         ratio = statistics.median(ratios)
         print(f"per-round ratios: {' '.join(f'{r:.2f}' for r in ratios)}")
         verdict = "meets" if ratio >= GOAL else "BELOW"
-        print(f"ratio authenticated / bare = {ratio:.2f} (median of rounds; {verdict} the goal of {GOAL})")
+        print(
+            f"ratio authenticated / bare = {ratio:.2f} (median of rounds; {verdict} the goal of {GOAL})"
+        )
 
         if args.profile:
             print(f"\ncProfile of {args.profile} in-process authenticated requests (cumulative):")

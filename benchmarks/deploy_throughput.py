@@ -32,7 +32,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import ROOT, Server, bench_environment, create_database, drop_database, flush_redis, setup_django  # noqa: E402
+from benchmarks.harness import (
+    ROOT,
+    Server,
+    bench_environment,
+    create_database,
+    drop_database,
+    flush_redis,
+    setup_django,
+)
 
 MiB = 1024 * 1024
 SPEEDUP_GOAL = 1.7
@@ -57,7 +65,11 @@ def package(version: str, pad: int = 0) -> bytes:
         zf.writestr("src/__init__.py", "")
         zf.writestr("src/main.py", "def handler(context):\n    return {'ok': True}\n")
         if pad:
-            zf.writestr(zipfile.ZipInfo("assets/blob.bin"), os.urandom(pad), compress_type=zipfile.ZIP_STORED)
+            zf.writestr(
+                zipfile.ZipInfo("assets/blob.bin"),
+                os.urandom(pad),
+                compress_type=zipfile.ZIP_STORED,
+            )
     return buffer.getvalue()
 
 
@@ -70,7 +82,7 @@ class Workers:
         self.processes: list[subprocess.Popen] = []
         self.logs: list[Path] = []
 
-    def __enter__(self) -> "Workers":
+    def __enter__(self) -> Workers:
         for index in range(self.count):
             log = Path(tempfile.mkstemp(prefix=f"pixell-bench-worker{index}-", suffix=".log")[1])
             command = [
@@ -79,9 +91,14 @@ class Workers:
             ]  # fmt: skip
             self.processes.append(
                 subprocess.Popen(
-                    command, cwd=ROOT, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
-                    stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-                )  # fmt: skip
+                    command,
+                    cwd=ROOT,
+                    env={**os.environ, **self.env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log.open("wb"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             )
             self.logs.append(log)
         deadline = time.monotonic() + 60
@@ -92,7 +109,9 @@ class Workers:
                 break
             time.sleep(0.1)
         self.__exit__()
-        raise RuntimeError("workers did not start:\n" + "\n".join(log.read_text()[-2000:] for log in self.logs))
+        raise RuntimeError(
+            "workers did not start:\n" + "\n".join(log.read_text()[-2000:] for log in self.logs)
+        )
 
     def __exit__(self, *exc) -> None:
         for process in self.processes:
@@ -137,13 +156,19 @@ def accept_jobs(org, app, owner, prefix: str, jobs: int) -> list[str]:
     from deployments import queue, services
 
     held = queue._nudge
-    queue._nudge = lambda deployment_id, countdown=None: None  # the round's clock starts with the nudges
+    queue._nudge = (
+        lambda deployment_id, countdown=None: None
+    )  # the round's clock starts with the nudges
     try:
         ids = []
         for n in range(jobs):
             version = f"{prefix}.0.{n}"
-            upload = SimpleUploadedFile("agent.apkg", package(version), content_type="application/octet-stream")
-            result = services.deployment_create(organization=org, agent_app=app, actor=owner, upload=upload, version=version)
+            upload = SimpleUploadedFile(
+                "agent.apkg", package(version), content_type="application/octet-stream"
+            )
+            result = services.deployment_create(
+                organization=org, agent_app=app, actor=owner, upload=upload, version=version
+            )
             ids.append(str(result.deployment.id))
         return ids
     finally:
@@ -164,7 +189,9 @@ def drain(env, org, app, owner, *, workers: int, jobs: int, prefix: str) -> floa
         for deployment_id in ids:
             deployment_process_task.delay(deployment_id)
         remaining, progressed_at = len(ids), time.monotonic()
-        while remaining := Deployment.all_orgs.filter(id__in=ids).exclude(status__in=terminal).count():
+        while (
+            remaining := Deployment.all_orgs.filter(id__in=ids).exclude(status__in=terminal).count()
+        ):
             now = time.monotonic()
             if now - started > 600:
                 raise RuntimeError("jobs did not drain within 10 minutes")
@@ -173,7 +200,11 @@ def drain(env, org, app, owner, *, workers: int, jobs: int, prefix: str) -> floa
             elif now - progressed_at > 5:
                 # Nothing moved for 5 s: nudges were lost. The product's beat sweep would pick the
                 # rows up; without beat here, nudge the still-queued rows again (a no-op for others).
-                stuck = list(Deployment.all_orgs.filter(id__in=ids, status="queued").values_list("id", flat=True))
+                stuck = list(
+                    Deployment.all_orgs.filter(id__in=ids, status="queued").values_list(
+                        "id", flat=True
+                    )
+                )
                 for deployment_id in stuck:
                     deployment_process_task.delay(str(deployment_id))
                 resent += len(stuck)
@@ -187,7 +218,10 @@ def drain(env, org, app, owner, *, workers: int, jobs: int, prefix: str) -> floa
             os.getloadavg()[0],
         )
     if resent:
-        print(f"  note: {resent} nudges re-sent after 5 s without progress (lost messages)", flush=True)
+        print(
+            f"  note: {resent} nudges re-sent after 5 s without progress (lost messages)",
+            flush=True,
+        )
     counts = {s: Deployment.all_orgs.filter(id__in=ids, status=s).count() for s in terminal}
     once = Deployment.all_orgs.filter(id__in=ids, attempts=1).count()
     if counts["completed"] != jobs or once != jobs:
@@ -204,11 +238,23 @@ def accept_latency(env, app, raw_key: str, runs: int) -> float:
     timings = []
     with Server(env, workers=2) as server, requests.Session() as session:
         url = f"{server.url}/api/agent-apps/{app.id}/packages/deploy"
-        warm = session.post(url, headers=headers, data={"version": "8.0.0"}, files={"file": ("agent.apkg", package("8.0.0"))}, timeout=60)
+        warm = session.post(
+            url,
+            headers=headers,
+            data={"version": "8.0.0"},
+            files={"file": ("agent.apkg", package("8.0.0"))},
+            timeout=60,
+        )
         assert warm.status_code == 202, warm.text
         for version, body in data.items():
             started = time.perf_counter()
-            response = session.post(url, headers=headers, data={"version": version}, files={"file": ("agent.apkg", body, "application/octet-stream")}, timeout=60)
+            response = session.post(
+                url,
+                headers=headers,
+                data={"version": version},
+                files={"file": ("agent.apkg", body, "application/octet-stream")},
+                timeout=60,
+            )
             timings.append(time.perf_counter() - started)
             assert response.status_code == 202, response.text
     return statistics.median(timings)
@@ -235,7 +281,11 @@ def main() -> int:
         from organizations.services import api_key_create, organization_create
 
         owner = User.objects.create_user(email="bench@example.com", password="bench-password-123")
-        org = organization_create(name="Bench", owner=owner, signup_credits=2 * args.rounds * args.jobs + 10 * args.accept_runs + 100)
+        org = organization_create(
+            name="Bench",
+            owner=owner,
+            signup_credits=2 * args.rounds * args.jobs + 10 * args.accept_runs + 100,
+        )
         app = agent_app_create(organization=org, actor=owner, name="bench-app")
         _, raw_key = api_key_create(organization=org, name="bench")
 
@@ -256,7 +306,9 @@ def main() -> int:
         flush_redis(env)
 
     speedup = two / one
-    print(f"deployments drained end to end ({args.jobs} jobs, PostgreSQL + Redis, {os.cpu_count()} CPUs, best of {args.rounds}):")
+    print(
+        f"deployments drained end to end ({args.jobs} jobs, PostgreSQL + Redis, {os.cpu_count()} CPUs, best of {args.rounds}):"
+    )
     print(f"  1 worker : {one:7.1f} deployments/s")
     print(f"  2 workers: {two:7.1f} deployments/s")
     print(f"  speed-up : {speedup:7.2f}x (goal >= {SPEEDUP_GOAL}x)")

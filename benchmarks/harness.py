@@ -156,7 +156,9 @@ class Server:
         self.extra_args = list(extra_args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="pixell-bench-gunicorn-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop(), it outlives this call
+            prefix="pixell-bench-gunicorn-", suffix=".log", delete=False
+        )
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
@@ -185,7 +187,9 @@ class Server:
         raise RuntimeError("gunicorn did not answer within 60 s")
 
     def worker_pids(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        children = (
+            Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        )
         return [int(pid) for pid in children]
 
     def __exit__(self, *exc) -> None:
@@ -234,21 +238,39 @@ def _wrk_latency(output: str, percentile: str) -> float | None:
     return float(match.group(1)) * _UNITS_MS[match.group(2)] if match else None
 
 
-def _load_wrk(wrk: str, url: str, headers: dict[str, str], duration: float, connections: int, threads: int) -> LoadResult:
-    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(int(duration), 1)}s", "--latency", "--timeout", "10s"]
+def _load_wrk(
+    wrk: str, url: str, headers: dict[str, str], duration: float, connections: int, threads: int
+) -> LoadResult:
+    command = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(int(duration), 1)}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=duration + 60).stdout
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=duration + 60
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return LoadResult(rps, requests, errors, _wrk_latency(output, "50"), _wrk_latency(output, "99"), "wrk")
+    return LoadResult(
+        rps, requests, errors, _wrk_latency(output, "50"), _wrk_latency(output, "99"), "wrk"
+    )
 
 
-def _load_python(url: str, headers: dict[str, str], duration: float, connections: int) -> LoadResult:
+def _load_python(
+    url: str, headers: dict[str, str], duration: float, connections: int
+) -> LoadResult:
     parts = urllib.parse.urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     latencies: list[list[float]] = [[] for _ in range(connections)]
@@ -287,7 +309,14 @@ def _load_python(url: str, headers: dict[str, str], duration: float, connections
     return LoadResult(len(flat) / elapsed, len(flat), sum(errors), pick(0.50), pick(0.99), "python")
 
 
-def load(url: str, *, headers: dict[str, str] | None = None, duration: float = 10, connections: int = 20, threads: int = 2) -> LoadResult:
+def load(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    duration: float = 10,
+    connections: int = 20,
+    threads: int = 2,
+) -> LoadResult:
     """Closed-loop load on one URL for ``duration`` seconds with ``connections`` keep-alive connections."""
     headers = headers or {}
     wrk = ensure_wrk()

@@ -33,7 +33,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import Server, bench_environment, create_database, drop_database, flush_redis, free_port, setup_django  # noqa: E402
+from benchmarks.harness import (
+    Server,
+    bench_environment,
+    create_database,
+    drop_database,
+    flush_redis,
+    free_port,
+    setup_django,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -116,8 +124,8 @@ print(json.dumps(times))
 
 def multipart_head(boundary: str, version: str) -> bytes:
     return (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"version\"\r\n\r\n{version}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"agent.apkg\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="version"\r\n\r\n{version}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="agent.apkg"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
 
@@ -165,7 +173,9 @@ def reset_peak(pid: int) -> bool:
         return False
 
 
-def upload(port: int, *, app_id: str, api_key: str, path: Path, version: str) -> tuple[int, dict, float, float]:
+def upload(
+    port: int, *, app_id: str, api_key: str, path: Path, version: str
+) -> tuple[int, dict, float, float]:
     """Stream a multipart POST from disk (never holding the file in memory).
 
     Returns (status, body, total seconds, seconds from the last byte sent to the answer)."""
@@ -205,14 +215,19 @@ def start_moto() -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
         [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for_port(port)
     endpoint = f"http://127.0.0.1:{port}"
     import boto3
 
     boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        region_name="us-east-1",
     ).create_bucket(Bucket="bench")
     return proc, endpoint
 
@@ -230,11 +245,15 @@ def _fixtures() -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--storage", choices=["local", "s3"], default="local")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size-mib", type=int, default=100)
-    parser.add_argument("--keep-db", action="store_true", help="keep the pixell_bench_upload database afterwards")
+    parser.add_argument(
+        "--keep-db", action="store_true", help="keep the pixell_bench_upload database afterwards"
+    )
     args = parser.parse_args()
 
     moto = None
@@ -259,7 +278,9 @@ def main() -> int:
             build_package(path, total_bytes=args.size_mib * MiB - 64 * 1024, version=f"1.0.{i}")
             packages.append(path)
             in_process = work / f"bench-in-process-{i}.apkg"
-            build_package(in_process, total_bytes=args.size_mib * MiB - 64 * 1024, version=f"2.0.{i}")
+            build_package(
+                in_process, total_bytes=args.size_mib * MiB - 64 * 1024, version=f"2.0.{i}"
+            )
             boundary = uuid.uuid4().hex
             write_body(in_process, work / f"body-{i}.bin", boundary=boundary, version=f"2.0.{i}")
             in_process.unlink()
@@ -276,8 +297,17 @@ def main() -> int:
         # other processes on the machine hits all three alike; ratios are medians of the rounds'.
         growths, times, floor, cp_times = [], [], [], []
         (work / "bench_drain.py").write_text(DRAIN_APP)
-        drain_server = Server(env, workers=1, worker_class="sync", app="bench_drain:application", extra_args=["--pythonpath", str(work)])
-        with Server(env, workers=1, worker_class="sync", extra_args=["--timeout", "600"]) as server, drain_server as drain:
+        drain_server = Server(
+            env,
+            workers=1,
+            worker_class="sync",
+            app="bench_drain:application",
+            extra_args=["--pythonpath", str(work)],
+        )
+        with (
+            Server(env, workers=1, worker_class="sync", extra_args=["--timeout", "600"]) as server,
+            drain_server as drain,
+        ):
             (worker,) = server.worker_pids()
             # Warm up: imports, connections, the in-memory and the on-disk upload paths.
             for path, version in ((warm_small, "0.0.1"), (warm_disk, "0.0.2")):
@@ -287,7 +317,9 @@ def main() -> int:
                 before = status_kib(worker, "VmRSS")
                 exact_peak = reset_peak(worker)
                 baseline = before if exact_peak else status_kib(worker, "VmHWM")
-                status, body, elapsed, after_body = upload(server.port, **ids, path=path, version=f"1.0.{i}")
+                status, body, elapsed, after_body = upload(
+                    server.port, **ids, path=path, version=f"1.0.{i}"
+                )
                 if status != 201:
                     raise SystemExit(f"upload failed: {status} {body}")
                 growth_mib = (status_kib(worker, "VmHWM") - baseline) / 1024
@@ -300,13 +332,19 @@ def main() -> int:
                     f"transport floor {floor[-1]:.3f} s, cp {cp_times[-1]:.3f} s, peak RSS growth {growth_mib:.1f} MiB"
                 )
 
-        in_process_out = run([sys.executable, "-c", IN_PROCESS_SCRIPT, json.dumps({"bodies": bodies, **ids})], env)
+        in_process_out = run(
+            [sys.executable, "-c", IN_PROCESS_SCRIPT, json.dumps({"bodies": bodies, **ids})], env
+        )
         in_process_times = json.loads(in_process_out.strip().splitlines()[-1])
 
-        upload_s, cp_s, floor_s = statistics.median(times), statistics.median(cp_times), statistics.median(floor)
+        upload_s, cp_s, floor_s = (
+            statistics.median(times),
+            statistics.median(cp_times),
+            statistics.median(floor),
+        )
         server_s = statistics.median(in_process_times)
-        ratio = statistics.median(t / c for t, c in zip(times, cp_times))
-        floor_ratio = statistics.median(t / f for t, f in zip(times, floor))
+        ratio = statistics.median(t / c for t, c in zip(times, cp_times, strict=False))
+        floor_ratio = statistics.median(t / f for t, f in zip(times, floor, strict=False))
         peak = max(growths)
 
         def rate(seconds: float) -> str:
@@ -314,12 +352,24 @@ def main() -> int:
 
         print()
         print("median times for the same file:")
-        print(f"  cp of the same file on the same disk:                  {cp_s:.3f} s ({rate(cp_s)})")
-        print(f"  API upload through gunicorn (validate, hash, store):   {upload_s:.3f} s ({rate(upload_s)})")
-        print(f"  the same body to gunicorn, read and dropped:           {floor_s:.3f} s ({rate(floor_s)}) transport floor")
-        print(f"  API upload, WSGI app in a subprocess, body from disk:  {server_s:.3f} s ({rate(server_s)}) server work alone")
-        print(f"ratio upload / cp: {ratio:.2f}x (goal <= {TIME_RATIO_GOAL:.0f}x) {'OK' if ratio <= TIME_RATIO_GOAL else 'MISSED'}")
-        print(f"ratio upload / transport floor: {floor_ratio:.2f}x; server work alone / cp: {server_s / cp_s:.2f}x")
+        print(
+            f"  cp of the same file on the same disk:                  {cp_s:.3f} s ({rate(cp_s)})"
+        )
+        print(
+            f"  API upload through gunicorn (validate, hash, store):   {upload_s:.3f} s ({rate(upload_s)})"
+        )
+        print(
+            f"  the same body to gunicorn, read and dropped:           {floor_s:.3f} s ({rate(floor_s)}) transport floor"
+        )
+        print(
+            f"  API upload, WSGI app in a subprocess, body from disk:  {server_s:.3f} s ({rate(server_s)}) server work alone"
+        )
+        print(
+            f"ratio upload / cp: {ratio:.2f}x (goal <= {TIME_RATIO_GOAL:.0f}x) {'OK' if ratio <= TIME_RATIO_GOAL else 'MISSED'}"
+        )
+        print(
+            f"ratio upload / transport floor: {floor_ratio:.2f}x; server work alone / cp: {server_s / cp_s:.2f}x"
+        )
         print(
             f"server peak RSS growth: {peak:.1f} MiB (goal < {RSS_GOAL_MIB} MiB) {'OK' if peak < RSS_GOAL_MIB else 'MISSED'}"
             + ("" if exact_peak else " [VmHWM could not be reset: upper bound]")

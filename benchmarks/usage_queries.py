@@ -20,7 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import bench_environment, create_database, drop_database, flush_redis, setup_django  # noqa: E402
+from benchmarks.harness import (
+    bench_environment,
+    create_database,
+    drop_database,
+    flush_redis,
+    setup_django,
+)
 
 ORG_NAME = "Usage benchmark"
 RSS_LIMIT_MIB = 100
@@ -62,7 +68,13 @@ def export_child(org_id: str) -> None:
     end = timezone.now().date()
     baseline = _peak_rss_mib()
     started = time.perf_counter()
-    export = usage_export_create(organization=org, actor=None, format="csv", start_date=end - timedelta(days=364), end_date=end)
+    export = usage_export_create(
+        organization=org,
+        actor=None,
+        format="csv",
+        start_date=end - timedelta(days=364),
+        end_date=end,
+    )
     elapsed = time.perf_counter() - started
     peak = _peak_rss_mib()
     default_storage.delete(export.storage_key)
@@ -106,7 +118,10 @@ def main() -> int:
         call_command("seed_usage", events=args.events, org="create", stdout=sys.stdout)
         org = Organization.objects.filter(name=ORG_NAME).order_by("-created_at").first()
     owner = Membership.objects.filter(organization=org).select_related("user").first().user
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(owner).access_token}", HTTP_X_ORGANIZATION_ID=str(org.pk))
+    client = Client(
+        HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(owner).access_token}",
+        HTTP_X_ORGANIZATION_ID=str(org.pk),
+    )
     events = UsageEvent.objects.for_org(org)
 
     def get(path):
@@ -123,10 +138,20 @@ def main() -> int:
     metrics_first, today = day_window(days=30)
     chart_first, _ = day_window(days=365)
     rows = [
-        ("GET /api/usage/metrics (30 d vs 30 d before)", get("/api/usage/metrics"), count_between(metrics_first - timedelta(days=30), today)),
-        ("GET /api/usage/chart?days=365", get("/api/usage/chart?days=365"), count_between(chart_first, today)),
+        (
+            "GET /api/usage/metrics (30 d vs 30 d before)",
+            get("/api/usage/metrics"),
+            count_between(metrics_first - timedelta(days=30), today),
+        ),
+        (
+            "GET /api/usage/chart?days=365",
+            get("/api/usage/chart?days=365"),
+            count_between(chart_first, today),
+        ),
     ]
-    print(f"PostgreSQL {connection.pg_version}, {events.count():,} usage events in organization {org.pk}")
+    print(
+        f"PostgreSQL {connection.pg_version}, {events.count():,} usage events in organization {org.pk}"
+    )
     print(f"{'endpoint':48} {'median':>9} {'bare COUNT':>11} {'ratio':>6}")
     ok = True
     for label, endpoint, baseline in rows:
@@ -136,7 +161,11 @@ def main() -> int:
         print(f"{label:48} {endpoint_ms:7.1f}ms {count_ms:9.1f}ms {ratio:5.2f}x")
 
     child = subprocess.run(
-        [sys.executable, __file__, "--export-child", str(org.pk)], capture_output=True, text=True, check=True, env=os.environ.copy()
+        [sys.executable, __file__, "--export-child", str(org.pk)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
     )
     n, size, seconds, baseline_mib, peak_mib = child.stdout.split()
     ok &= float(peak_mib) < RSS_LIMIT_MIB
@@ -158,7 +187,10 @@ def _database_exists(env) -> bool:
     name = urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/")
     server = urllib.parse.urlsplit(env["DATABASE_URL"])._replace(path="/postgres").geturl()
     with psycopg.connect(server, autocommit=True) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+        return (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+            is not None
+        )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
-from billing.models import CheckoutSession, CreditAdjustment, CreditTransaction, StripeEvent, TransactionType
+from billing.models import (
+    CheckoutSession,
+    CreditAdjustment,
+    CreditTransaction,
+    StripeEvent,
+    TransactionType,
+)
 from billing.services import credits_apply
 from pixell.admin_readonly import ReadOnlyModelAdmin
 from pixell.api.exceptions import InsufficientCredits
@@ -12,7 +18,15 @@ from pixell.api.exceptions import InsufficientCredits
 class CreditTransactionAdmin(ReadOnlyModelAdmin):
     """The ledger is append-only and written only by credits_apply: operators read it, nothing else."""
 
-    list_display = ("created_at", "organization", "type", "amount", "balance_after", "description", "reference")
+    list_display = (
+        "created_at",
+        "organization",
+        "type",
+        "amount",
+        "balance_after",
+        "description",
+        "reference",
+    )
     list_filter = ("type",)
     search_fields = ("organization__name", "organization__id", "reference", "description")
     list_select_related = ("organization",)
@@ -23,8 +37,12 @@ class CreditTransactionAdmin(ReadOnlyModelAdmin):
 
 
 class CreditAdjustmentForm(forms.ModelForm):
-    amount = forms.IntegerField(help_text="Credits to add (positive) or remove (negative). The balance cannot go below zero.")
-    reason = forms.CharField(max_length=255, help_text="Why: shown in the organization's credit history.")
+    amount = forms.IntegerField(
+        help_text="Credits to add (positive) or remove (negative). The balance cannot go below zero."
+    )
+    reason = forms.CharField(
+        max_length=255, help_text="Why: shown in the organization's credit history."
+    )
 
     class Meta:
         model = CreditAdjustment
@@ -40,7 +58,9 @@ class CreditAdjustmentForm(forms.ModelForm):
         cleaned = super().clean()
         org, amount = cleaned.get("organization"), cleaned.get("amount")
         if org is not None and amount is not None and org.credits + amount < 0:
-            raise forms.ValidationError(f"{org.name} has {org.credits} credits; it cannot lose {-amount}.")
+            raise forms.ValidationError(
+                f"{org.name} has {org.credits} credits; it cannot lose {-amount}."
+            )
         return cleaned
 
 
@@ -85,10 +105,18 @@ class CreditAdjustmentAdmin(admin.ModelAdmin):
             )
         except InsufficientCredits as exc:
             # The balance fell between the form's check and the write: nothing moved.
-            messages.error(request, f"Nothing was adjusted: {exc.message} (available {exc.extra['available']}).")
+            messages.error(
+                request,
+                f"Nothing was adjusted: {exc.message} (available {exc.extra['available']}).",
+            )
             raise _AdjustmentRefused from exc
         # The admin logs and links the object it saved: make that the ledger row just written.
-        obj.pk, obj.created_at, obj.balance_after, obj.description = row.pk, row.created_at, row.balance_after, row.description
+        obj.pk, obj.created_at, obj.balance_after, obj.description = (
+            row.pk,
+            row.created_at,
+            row.balance_after,
+            row.description,
+        )
 
     def add_view(self, request, form_url="", extra_context=None):
         try:
@@ -105,7 +133,17 @@ class _AdjustmentRefused(Exception):
 class CheckoutSessionAdmin(ReadOnlyModelAdmin):
     """Purchases: every top-up started (Stripe or sandbox) and whether it was paid."""
 
-    list_display = ("created_at", "organization", "user", "package", "credits", "price_display", "provider", "status", "completed_at")
+    list_display = (
+        "created_at",
+        "organization",
+        "user",
+        "package",
+        "credits",
+        "price_display",
+        "provider",
+        "status",
+        "completed_at",
+    )
     list_filter = ("status", "provider", "package")
     search_fields = ("session_id", "organization__name", "organization__id", "user__email")
     list_select_related = ("organization", "user")
@@ -119,7 +157,15 @@ class CheckoutSessionAdmin(ReadOnlyModelAdmin):
 class StripeEventAdmin(ReadOnlyModelAdmin):
     """Every Stripe event received once; ``failed`` ones credited nothing and say why."""
 
-    list_display = ("created_at", "event_id", "type", "status", "organization", "session_id", "error")
+    list_display = (
+        "created_at",
+        "event_id",
+        "type",
+        "status",
+        "organization",
+        "session_id",
+        "error",
+    )
     list_filter = ("status", "type")
     search_fields = ("event_id", "session_id", "organization__name")
     list_select_related = ("organization",)

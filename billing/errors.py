@@ -7,7 +7,9 @@ class BillingNotConfigured(PixellError):
     # A server-side condition the caller cannot fix by changing the request: 503, not 400.
     status_code = 503
     code = "INTERNAL_ERROR"
-    default_message = "Credit top-ups are not available: no payment provider is configured on this server"
+    default_message = (
+        "Credit top-ups are not available: no payment provider is configured on this server"
+    )
 
 
 class PaymentProviderError(PixellError):

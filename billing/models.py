@@ -23,18 +23,28 @@ class CreditTransaction(OrgScopedModel):
     # Idempotency: a movement with a reference happens at most once (Stripe session, invocation
     # report, deployment refund...). Enforced by a unique constraint, not only by a lookup.
     reference = models.CharField(max_length=200, null=True, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["reference"], condition=models.Q(reference__isnull=False), name="credit_transaction_reference_unique"
+                fields=["reference"],
+                condition=models.Q(reference__isnull=False),
+                name="credit_transaction_reference_unique",
             ),
-            models.CheckConstraint(condition=models.Q(balance_after__gte=0), name="credit_transaction_balance_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(balance_after__gte=0),
+                name="credit_transaction_balance_non_negative",
+            ),
         ]
-        indexes = [models.Index(fields=["organization", "-created_at"]), models.Index(fields=["organization", "type", "created_at"])]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["organization", "type", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.amount:+d} → {self.balance_after}"
@@ -68,8 +78,12 @@ class CheckoutSession(OrgScopedModel):
 
     session_id = models.CharField(max_length=255, unique=True)
     provider = models.CharField(max_length=10, choices=CheckoutProvider.choices)
-    status = models.CharField(max_length=10, choices=CheckoutStatus.choices, default=CheckoutStatus.PENDING)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=CheckoutStatus.choices, default=CheckoutStatus.PENDING
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     package = models.CharField(max_length=32)
     credits = models.BigIntegerField()
     amount_cents = models.BigIntegerField()
@@ -90,7 +104,10 @@ class CheckoutSession(OrgScopedModel):
 class StripeEventStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"  # credited (or found already credited)
     IGNORED = "ignored", "Ignored"  # a type or payment status we do not act on
-    FAILED = "failed", "Failed"  # well signed but not actionable (unknown organization...): see error
+    FAILED = (
+        "failed",
+        "Failed",
+    )  # well signed but not actionable (unknown organization...): see error
 
 
 class StripeEvent(TimeStampedModel):
@@ -103,7 +120,11 @@ class StripeEvent(TimeStampedModel):
     type = models.CharField(max_length=100)
     status = models.CharField(max_length=10, choices=StripeEventStatus.choices)
     organization = models.ForeignKey(
-        "organizations.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "organizations.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     session_id = models.CharField(max_length=255, blank=True, default="")
     error = models.CharField(max_length=500, blank=True, default="")

@@ -11,7 +11,9 @@ from organizations.models import Organization
 def ledger_drift() -> list[tuple[Organization, int, int]]:
     """Organizations whose balance differs from the sum of their ledger rows: (org, balance, sum)."""
     sums = dict(
-        CreditTransaction.all_orgs.values("organization_id").annotate(total=Sum("amount")).values_list("organization_id", "total")
+        CreditTransaction.all_orgs.values("organization_id")
+        .annotate(total=Sum("amount"))
+        .values_list("organization_id", "total")
     )
     drift = []
     for org in Organization.objects.only("id", "name", "credits").iterator():
@@ -34,7 +36,12 @@ def credits_balance_summary(*, organization: Organization, now: datetime | None 
         spent=Coalesce(Sum("amount", filter=Q(type=TransactionType.USAGE)), 0),
         refunded=Coalesce(Sum("amount", filter=Q(type=TransactionType.REFUND)), 0),
     )
-    last_purchase = ledger.filter(type=TransactionType.PURCHASE).order_by("-created_at").values_list("created_at", flat=True).first()
+    last_purchase = (
+        ledger.filter(type=TransactionType.PURCHASE)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     return {
         "credits": Organization.objects.values_list("credits", flat=True).get(pk=organization.pk),
         "usage_this_month": max(-month["spent"] - month["refunded"], 0),

@@ -14,7 +14,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from agentapps.models import AgentApp
-from billing.errors import BillingNotConfigured, CheckoutInvalid, CheckoutOrganizationUnknown, PaymentProviderError
+from billing.errors import (
+    BillingNotConfigured,
+    CheckoutInvalid,
+    CheckoutOrganizationUnknown,
+    PaymentProviderError,
+)
 from billing.models import (
     CheckoutProvider,
     CheckoutSession,
@@ -138,7 +143,9 @@ def checkout_session_create(*, organization: Organization, actor, package: str) 
                         "price_data": {
                             "currency": currency,
                             "unit_amount": spec["price_cents"],
-                            "product_data": {"name": f"Pixell credits: {package} ({spec['credits']:,} credits)"},
+                            "product_data": {
+                                "name": f"Pixell credits: {package} ({spec['credits']:,} credits)"
+                            },
                         },
                         "quantity": 1,
                     }
@@ -150,11 +157,15 @@ def checkout_session_create(*, organization: Organization, actor, package: str) 
                     "package": package,
                 },
                 client_reference_id=str(organization.pk),
-                success_url=public + reverse("billing:checkout-success") + "?session_id={CHECKOUT_SESSION_ID}",
+                success_url=public
+                + reverse("billing:checkout-success")
+                + "?session_id={CHECKOUT_SESSION_ID}",
                 cancel_url=public + reverse("billing:checkout-cancelled"),
             )
         except stripe.StripeError as exc:
-            logger.error("Stripe refused to create a checkout session for %s: %s", organization.pk, exc)
+            logger.error(
+                "Stripe refused to create a checkout session for %s: %s", organization.pk, exc
+            )
             raise PaymentProviderError() from exc
         checkout = CheckoutSession.objects.for_org(organization).create(
             session_id=session["id"], provider=CheckoutProvider.STRIPE, **common
@@ -165,7 +176,9 @@ def checkout_session_create(*, organization: Organization, actor, package: str) 
         checkout = CheckoutSession.objects.for_org(organization).create(
             session_id=session_id, provider=CheckoutProvider.SANDBOX, **common
         )
-        url = settings.PIXELL_PUBLIC_URL + reverse("billing:sandbox-checkout", kwargs={"session_id": session_id})
+        url = settings.PIXELL_PUBLIC_URL + reverse(
+            "billing:sandbox-checkout", kwargs={"session_id": session_id}
+        )
         return CheckoutStarted(checkout=checkout, url=url)
     raise BillingNotConfigured()
 
@@ -174,7 +187,11 @@ def _checkout_organization(*, organization_id, user_id) -> Organization:
     """The organization a paid checkout credits: ``organizationId``, else the current organization
     of ``userId`` (their chosen, else oldest, membership)."""
     if organization_id:
-        org = Organization.objects.filter(pk=organization_id).first() if _is_uuid(organization_id) else None
+        org = (
+            Organization.objects.filter(pk=organization_id).first()
+            if _is_uuid(organization_id)
+            else None
+        )
         if org is None:
             raise CheckoutOrganizationUnknown(f"organization {organization_id!r} does not exist")
         return org
@@ -182,12 +199,16 @@ def _checkout_organization(*, organization_id, user_id) -> Organization:
         user = User.objects.filter(pk=user_id).first() if _is_uuid(user_id) else None
         membership = memberships_of(user).first() if user is not None else None
         if membership is None:
-            raise CheckoutOrganizationUnknown(f"user {user_id!r} does not exist or belongs to no organization")
+            raise CheckoutOrganizationUnknown(
+                f"user {user_id!r} does not exist or belongs to no organization"
+            )
         return membership.organization
     raise CheckoutOrganizationUnknown("the session names neither an organization nor a user")
 
 
-def checkout_fulfil(*, session_id: str, organization_id=None, user_id=None, credits, package: str = "") -> CreditTransaction:
+def checkout_fulfil(
+    *, session_id: str, organization_id=None, user_id=None, credits, package: str = ""
+) -> CreditTransaction:
     """Credit a paid checkout, exactly once per session: the webhook and the sandbox page both
     end here. Returns the purchase row (``replayed`` True when the session was already credited).
 
@@ -216,9 +237,9 @@ def checkout_fulfil(*, session_id: str, organization_id=None, user_id=None, cred
             metadata={"session_id": session_id, "package": package},
         )
         if not row.replayed:
-            CheckoutSession.all_orgs.filter(session_id=session_id).exclude(status=CheckoutStatus.COMPLETED).update(
-                status=CheckoutStatus.COMPLETED, completed_at=timezone.now()
-            )
+            CheckoutSession.all_orgs.filter(session_id=session_id).exclude(
+                status=CheckoutStatus.COMPLETED
+            ).update(status=CheckoutStatus.COMPLETED, completed_at=timezone.now())
             usage_event_record(
                 organization=org,
                 type=UsageEventType.PURCHASE,
@@ -244,7 +265,13 @@ def sandbox_checkout_get(*, session_id: str, user) -> CheckoutSession:
         .select_related("organization")
         .first()
     )
-    if checkout is None or user is None or not Membership.objects.filter(organization_id=checkout.organization_id, user=user).exists():
+    if (
+        checkout is None
+        or user is None
+        or not Membership.objects.filter(
+            organization_id=checkout.organization_id, user=user
+        ).exists()
+    ):
         raise NotFound("Checkout session not found")
     return checkout
 
@@ -255,7 +282,10 @@ def sandbox_checkout_pay(*, checkout: CheckoutSession, user) -> CreditTransactio
         raise BillingNotConfigured("Sandbox checkout is turned off on this server")
     if checkout.status == CheckoutStatus.CANCELLED:
         raise Conflict("This checkout session was cancelled")
-    if checkout.status == CheckoutStatus.PENDING and timezone.now() - checkout.created_at > SANDBOX_SESSION_LIFETIME:
+    if (
+        checkout.status == CheckoutStatus.PENDING
+        and timezone.now() - checkout.created_at > SANDBOX_SESSION_LIFETIME
+    ):
         raise Conflict("This checkout session has expired; start a new top-up")
     return checkout_fulfil(
         session_id=checkout.session_id,
@@ -268,7 +298,9 @@ def sandbox_checkout_pay(*, checkout: CheckoutSession, user) -> CreditTransactio
 
 def sandbox_checkout_cancel(*, checkout: CheckoutSession) -> None:
     # Compare-and-set: a session paid meanwhile stays paid.
-    if not CheckoutSession.all_orgs.filter(pk=checkout.pk, status=CheckoutStatus.PENDING).update(status=CheckoutStatus.CANCELLED):
+    if not CheckoutSession.all_orgs.filter(pk=checkout.pk, status=CheckoutStatus.PENDING).update(
+        status=CheckoutStatus.CANCELLED
+    ):
         raise Conflict("This checkout session is already finished")
 
 
@@ -291,7 +323,11 @@ def stripe_event_process(*, event: dict) -> StripeEvent | None:
             # index until this transaction ends, then fails here and is answered as a retry.
             with transaction.atomic():
                 record = StripeEvent.objects.create(
-                    event_id=event_id[:255], type=event_type[:100], status=StripeEventStatus.IGNORED, session_id=session_id, payload=event
+                    event_id=event_id[:255],
+                    type=event_type[:100],
+                    status=StripeEventStatus.IGNORED,
+                    session_id=session_id,
+                    payload=event,
                 )
         except IntegrityError:
             return None
@@ -311,7 +347,9 @@ def stripe_event_process(*, event: dict) -> StripeEvent | None:
             )
         except (CheckoutOrganizationUnknown, CheckoutInvalid) as exc:
             # 200 to Stripe (a retry cannot help); operators must look at it.
-            logger.error("Stripe event %s (session %s) credited nothing: %s", event_id, session_id, exc)
+            logger.error(
+                "Stripe event %s (session %s) credited nothing: %s", event_id, session_id, exc
+            )
             record.status, record.error = StripeEventStatus.FAILED, str(exc)[:500]
         else:
             record.status, record.organization_id = StripeEventStatus.PROCESSED, row.organization_id
@@ -324,7 +362,9 @@ def stripe_event_process(*, event: dict) -> StripeEvent | None:
 INVOCATION_DESCRIPTION = "Agent invocation"
 
 
-def invocation_report_apply(*, report_id: str, agent_app_id, count: int, credits: int, occurred_at) -> UsageEvent:
+def invocation_report_apply(
+    *, report_id: str, agent_app_id, count: int, credits: int, occurred_at
+) -> UsageEvent:
     """Charge an invocation report of the agent runtime, once per report id (CONTRACT §6).
 
     Returns the report's usage event; a repeated id returns the first report's event unchanged.
@@ -336,7 +376,11 @@ def invocation_report_apply(*, report_id: str, agent_app_id, count: int, credits
     if existing is not None:
         return existing
     # The runtime is a system caller: the app may belong to any organization.
-    app = AgentApp.all_orgs.filter(pk=agent_app_id).select_related("organization").first() if _is_uuid(agent_app_id) else None
+    app = (
+        AgentApp.all_orgs.filter(pk=agent_app_id).select_related("organization").first()
+        if _is_uuid(agent_app_id)
+        else None
+    )
     if app is None:
         raise NotFound("Agent app not found")
     org = app.organization

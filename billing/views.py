@@ -37,7 +37,11 @@ def sandbox_checkout_page(request, session_id: str):
         try:
             if request.POST.get("action") == "pay":
                 services.sandbox_checkout_pay(checkout=checkout, user=user)
-                return HttpResponseRedirect(reverse("billing:checkout-success") + "?" + urlencode({"session_id": checkout.session_id}))
+                return HttpResponseRedirect(
+                    reverse("billing:checkout-success")
+                    + "?"
+                    + urlencode({"session_id": checkout.session_id})
+                )
             if request.POST.get("action") == "cancel":
                 services.sandbox_checkout_cancel(checkout=checkout)
                 return HttpResponseRedirect(reverse("billing:checkout-cancelled"))
@@ -45,13 +49,22 @@ def sandbox_checkout_page(request, session_id: str):
         except PixellError as exc:
             context["error"] = exc.message
         checkout.refresh_from_db()
-        return render(request, "billing/sandbox_checkout.html", context, status=400 if context["error"] else 200)
+        return render(
+            request,
+            "billing/sandbox_checkout.html",
+            context,
+            status=400 if context["error"] else 200,
+        )
     return render(request, "billing/sandbox_checkout.html", context)
 
 
 @never_cache
 def checkout_success_page(request):
-    return render(request, "billing/checkout_result.html", {"paid": True, "session_id": request.GET.get("session_id", "")[:255]})
+    return render(
+        request,
+        "billing/checkout_result.html",
+        {"paid": True, "session_id": request.GET.get("session_id", "")[:255]},
+    )
 
 
 @never_cache
@@ -62,7 +75,11 @@ def checkout_cancelled_page(request):
 def _packages() -> list[dict]:
     currency = settings.PIXELL_CREDIT_CURRENCY.upper()
     return [
-        {"name": name, "credits": spec["credits"], "price": f"{spec['price_cents'] / 100:,.2f} {currency}"}
+        {
+            "name": name,
+            "credits": spec["credits"],
+            "price": f"{spec['price_cents'] / 100:,.2f} {currency}",
+        }
         for name, spec in settings.PIXELL_CREDIT_PACKAGES.items()
     ]
 
@@ -78,7 +95,9 @@ def credits_page(request, tenancy):
             credits = settings.PIXELL_CREDIT_PACKAGES.get(package, {}).get("credits")
             # The API's own input rules (a known package, its credits) validate the button's form.
             data = parse_form(TopupInputSerializer, {"package": package, "credits": credits})
-            started = services.checkout_session_create(organization=organization, actor=tenancy.user, package=data["package"])
+            started = services.checkout_session_create(
+                organization=organization, actor=tenancy.user, package=data["package"]
+            )
         except PixellError as exc:
             form_errors["topup"], status = form_error(exc), exc.status_code
         else:
@@ -86,7 +105,9 @@ def credits_page(request, tenancy):
             # checkout result page, and the webhook (or the sandbox's Pay) credits the balance.
             return HttpResponseRedirect(started.url)
     rows, next_cursor = paginate(
-        selectors.credit_transactions_queryset(organization=organization), cursor=request.GET.get("cursor"), limit=HISTORY_PAGE
+        selectors.credit_transactions_queryset(organization=organization),
+        cursor=request.GET.get("cursor"),
+        limit=HISTORY_PAGE,
     )
     context = {
         "balance": selectors.credits_balance_summary(organization=organization),

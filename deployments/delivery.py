@@ -21,8 +21,8 @@ from django.utils import timezone
 from deployments import crypto, netguard, webhook_signing
 from deployments.models import (
     PING_EVENT,
-    Deployment,
     DeliveryStatus,
+    Deployment,
     Webhook,
     WebhookDelivery,
     WebhookDeliveryAttempt,
@@ -103,7 +103,11 @@ def webhook_event_emit(*, deployment, event: str, agent_app_id=None) -> list[Web
     """
     if agent_app_id is None:
         agent_app_id = deployment.agent_app_id
-    webhooks = [w for w in Webhook.all_orgs.filter(agent_app_id=agent_app_id, active=True) if event in (w.events or [])]
+    webhooks = [
+        w
+        for w in Webhook.all_orgs.filter(agent_app_id=agent_app_id, active=True)
+        if event in (w.events or [])
+    ]
     if not webhooks:
         return []
     if callable(deployment):
@@ -202,7 +206,11 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
     started = time.monotonic()
     try:
         headers = webhook_signing.build_headers(
-            webhook_secret(webhook), delivery.message_id, int(requested_at.timestamp()), body, delivery.event
+            webhook_secret(webhook),
+            delivery.message_id,
+            int(requested_at.timestamp()),
+            body,
+            delivery.event,
         )
         response = netguard.safe_post(
             webhook.url,
@@ -234,7 +242,9 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
     duration_ms = int((time.monotonic() - started) * 1000)
     succeeded = status_code is not None and 200 <= status_code < 300
     if status_code is not None and not succeeded and not error:
-        error = f"HTTP {status_code}" + (" (redirects are not followed)" if 300 <= status_code < 400 else "")
+        error = f"HTTP {status_code}" + (
+            " (redirects are not followed)" if 300 <= status_code < 400 else ""
+        )
 
     finished = timezone.now()
     with transaction.atomic():
@@ -248,10 +258,16 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
             duration_ms=duration_ms,
             error=error,
         )
-        fields = {"attempts": number, "last_attempt_at": requested_at, "last_status_code": status_code}
+        fields = {
+            "attempts": number,
+            "last_attempt_at": requested_at,
+            "last_status_code": status_code,
+        }
         next_delay = None if (succeeded or permanent) else webhook_signing.retry_delay(number + 1)
         if succeeded:
-            fields.update(status=DeliveryStatus.SUCCEEDED, completed_at=finished, next_attempt_at=None)
+            fields.update(
+                status=DeliveryStatus.SUCCEEDED, completed_at=finished, next_attempt_at=None
+            )
             Webhook.all_orgs.filter(id=webhook.id).update(consecutive_failures=0)
         elif next_delay is None:
             fields.update(status=DeliveryStatus.FAILED, completed_at=finished, next_attempt_at=None)
@@ -261,7 +277,11 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
             enqueue_on_commit(delivery.id, countdown=next_delay)
         WebhookDelivery.all_orgs.filter(id=delivery.id).update(**fields)
     logger.info(
-        "webhook delivery %s attempt %d → %s %s", delivery.id, number, status_code, "ok" if succeeded else error
+        "webhook delivery %s attempt %d → %s %s",
+        delivery.id,
+        number,
+        status_code,
+        "ok" if succeeded else error,
     )
     return WebhookDelivery.all_orgs.get(id=delivery.id)
 
@@ -269,24 +289,31 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
 def _record_failed_delivery(webhook: Webhook, now: datetime) -> None:
     # F() keeps concurrent failures of different deliveries from losing increments; the
     # conditional update disables the webhook exactly once.
-    Webhook.all_orgs.filter(id=webhook.id).update(consecutive_failures=F("consecutive_failures") + 1)
+    Webhook.all_orgs.filter(id=webhook.id).update(
+        consecutive_failures=F("consecutive_failures") + 1
+    )
     Webhook.all_orgs.filter(
         id=webhook.id, active=True, consecutive_failures__gte=AUTO_DISABLE_AFTER_FAILED_DELIVERIES
     ).update(active=False, disabled_at=now)
 
 
-def webhook_deliveries_due(*, now: datetime | None = None, grace_seconds: int = SWEEP_GRACE_SECONDS, limit: int = 500):
+def webhook_deliveries_due(
+    *, now: datetime | None = None, grace_seconds: int = SWEEP_GRACE_SECONDS, limit: int = 500
+):
     now = now or timezone.now()
     return list(
         WebhookDelivery.all_orgs.filter(
-            status=DeliveryStatus.PENDING, next_attempt_at__lte=now - timedelta(seconds=grace_seconds)
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=now - timedelta(seconds=grace_seconds),
         )
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:limit]
     )
 
 
-def webhook_deliveries_sweep(*, now: datetime | None = None, grace_seconds: int = SWEEP_GRACE_SECONDS) -> int:
+def webhook_deliveries_sweep(
+    *, now: datetime | None = None, grace_seconds: int = SWEEP_GRACE_SECONDS
+) -> int:
     """Re-enqueue pending deliveries whose message was lost (due for longer than the grace)."""
     due = webhook_deliveries_due(now=now, grace_seconds=grace_seconds)
     for delivery_id in due:

@@ -19,7 +19,11 @@ class DeploymentStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-TERMINAL_STATUSES = (DeploymentStatus.COMPLETED, DeploymentStatus.FAILED, DeploymentStatus.CANCELLED)
+TERMINAL_STATUSES = (
+    DeploymentStatus.COMPLETED,
+    DeploymentStatus.FAILED,
+    DeploymentStatus.CANCELLED,
+)
 
 
 class StepStatus(models.TextChoices):
@@ -35,10 +39,16 @@ STEP_NAMES = ("validate_package", "upload_to_s3", "generate_metadata", "notify_r
 
 
 class Deployment(OrgScopedModel):
-    agent_app = models.ForeignKey("agentapps.AgentApp", on_delete=models.CASCADE, related_name="deployments")
-    package = models.ForeignKey("agentapps.Package", on_delete=models.CASCADE, related_name="deployments")
+    agent_app = models.ForeignKey(
+        "agentapps.AgentApp", on_delete=models.CASCADE, related_name="deployments"
+    )
+    package = models.ForeignKey(
+        "agentapps.Package", on_delete=models.CASCADE, related_name="deployments"
+    )
     version = models.CharField(max_length=64)
-    status = models.CharField(max_length=12, choices=DeploymentStatus.choices, default=DeploymentStatus.QUEUED)
+    status = models.CharField(
+        max_length=12, choices=DeploymentStatus.choices, default=DeploymentStatus.QUEUED
+    )
     # Credits reserved at acceptance; refunded once (ledger reference deployment:<id>:refund) on
     # failure or cancellation.
     cost = models.PositiveIntegerField()
@@ -62,7 +72,9 @@ class Deployment(OrgScopedModel):
     # A job released after a transient error waits until then before it can be claimed again.
     not_before = models.DateTimeField(null=True, blank=True)
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [
@@ -94,7 +106,9 @@ class DeploymentStep(TimeStampedModel):
 
     class Meta:
         ordering = ["position"]
-        constraints = [models.UniqueConstraint(fields=["deployment", "name"], name="deployment_step_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "name"], name="deployment_step_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
@@ -111,10 +125,16 @@ class IdempotencyRecord(OrgScopedModel):
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
-    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_unique_per_org")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key"], name="idempotency_key_unique_per_org"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Idempotency-Key {self.key}"
@@ -131,7 +151,9 @@ PING_EVENT = "ping"
 
 
 class Webhook(OrgScopedModel):
-    agent_app = models.ForeignKey("agentapps.AgentApp", on_delete=models.CASCADE, related_name="webhooks")
+    agent_app = models.ForeignKey(
+        "agentapps.AgentApp", on_delete=models.CASCADE, related_name="webhooks"
+    )
     url = models.URLField(max_length=2000)
     events = models.JSONField(default=list)
     # Signing needs the secret itself, so it is stored encrypted (never hashed), and never
@@ -141,7 +163,9 @@ class Webhook(OrgScopedModel):
     # Deliveries that ended failed in a row; 20 disables the webhook (CONTRACT §7).
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["agent_app", "active"], name="webhook_app_active_idx")]
@@ -161,19 +185,25 @@ class WebhookDelivery(OrgScopedModel):
     resends any pending delivery that is due, whatever happened to its Celery message."""
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
-    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     event = models.CharField(max_length=40)
     # webhook-id: the same on every attempt and on redeliveries of this message.
     message_id = models.CharField(max_length=64, db_index=True)
     # The exact bytes sent (as text), so every attempt signs and sends an identical body.
     body = models.TextField()
-    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    redelivery_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [
@@ -186,7 +216,9 @@ class WebhookDelivery(OrgScopedModel):
 
 
 class WebhookDeliveryAttempt(TimeStampedModel):
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
     number = models.PositiveIntegerField()
     requested_at = models.DateTimeField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -197,7 +229,9 @@ class WebhookDeliveryAttempt(TimeStampedModel):
 
     class Meta:
         ordering = ["number"]
-        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="delivery_attempt_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="delivery_attempt_unique")
+        ]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"

@@ -158,7 +158,9 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
         return "a shared (carrier-grade NAT) address"
     if address.is_private:
         return "a private network address"
-    if address.is_reserved or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local):
+    if address.is_reserved or (
+        isinstance(address, ipaddress.IPv6Address) and address.is_site_local
+    ):
         return "a reserved address"
     if not address.is_global:
         return "a non-public address"
@@ -254,7 +256,9 @@ class _PinnedAdapter(HTTPAdapter):
         super().__init__(max_retries=0)
 
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
         if self._hostname and host_params.get("scheme") == "https":
             pool_kwargs["server_hostname"] = self._hostname
             pool_kwargs["assert_hostname"] = self._hostname
@@ -268,7 +272,9 @@ def _url_for_address(target: _Target, address: IPAddress) -> tuple[str, str]:
     explicit_port = target.parts.port is not None
     netloc = f"{literal}:{target.port}" if explicit_port else literal
     host_header = f"{host}:{target.port}" if explicit_port else host
-    url = urlunsplit((target.parts.scheme, netloc, target.parts.path or "/", target.parts.query, ""))
+    url = urlunsplit(
+        (target.parts.scheme, netloc, target.parts.path or "/", target.parts.query, "")
+    )
     return url, host_header
 
 
@@ -352,7 +358,9 @@ def _read_bounded(response: requests.Response, *, max_bytes: int, deadline: floa
     try:
         while size < max_bytes:
             if time.monotonic() > deadline:
-                raise requests.ReadTimeout(f"response body not received in time from {response.url}")
+                raise requests.ReadTimeout(
+                    f"response body not received in time from {response.url}"
+                )
             chunk = response.raw.read1(min(8192, max_bytes - size), decode_content=False)
             if not chunk:
                 break

@@ -69,7 +69,9 @@ def _open_package(ctx: StepContext):
 
     package = ctx.package
     if package.deleted_at is not None:
-        raise StepFailed("The package was deleted or replaced by another deploy of the same version")
+        raise StepFailed(
+            "The package was deleted or replaced by another deploy of the same version"
+        )
     try:
         return package_file_open(package=package)
     except FileNotFoundError:
@@ -97,7 +99,9 @@ def validate_package(ctx: StepContext):
 
     handle = _open_package(ctx)
     try:
-        result = validate_apkg(handle, max_bytes=settings.PIXELL_MAX_PACKAGE_BYTES, form_version=ctx.package.version)
+        result = validate_apkg(
+            handle, max_bytes=settings.PIXELL_MAX_PACKAGE_BYTES, form_version=ctx.package.version
+        )
     except OSError as exc:
         raise StepTransientError(f"Storage read failed: {exc}") from None
     finally:
@@ -152,7 +156,9 @@ def generate_metadata(ctx: StepContext):
     try:
         if default_storage.exists(key):
             default_storage.delete(key)  # a re-run after a crash rewrites it whole
-        saved = default_storage.save(key, ContentFile(json.dumps(document, indent=2, sort_keys=True).encode()))
+        saved = default_storage.save(
+            key, ContentFile(json.dumps(document, indent=2, sort_keys=True).encode())
+        )
     except OSError as exc:
         raise StepTransientError(f"Storage write failed: {exc}") from None
     ctx.heartbeat()
@@ -237,7 +243,9 @@ def finalize(ctx: StepContext):
     deployment = ctx.deployment
     package = Package.all_orgs.select_for_update().get(id=deployment.package_id)
     if package.deleted_at is not None:
-        raise StepFailed("The package was deleted or replaced by another deploy of the same version")
+        raise StepFailed(
+            "The package was deleted or replaced by another deploy of the same version"
+        )
     if package.status != PackageStatus.READY:
         Package.all_orgs.filter(id=package.id).update(status=PackageStatus.READY)
     AgentApp.all_orgs.filter(id=deployment.agent_app_id).update(current_package=package)
@@ -247,7 +255,11 @@ def finalize(ctx: StepContext):
         description=f"Deployment of {deployment.agent_app.name} v{deployment.version}",
         credits=deployment.cost,
         agent_app_id=deployment.agent_app_id,
-        metadata={"deployment_id": str(deployment.id), "package_id": str(package.id), "size_bytes": package.size},
+        metadata={
+            "deployment_id": str(deployment.id),
+            "package_id": str(package.id),
+            "size_bytes": package.size,
+        },
     )
 
 

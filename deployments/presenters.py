@@ -4,7 +4,7 @@ Plain functions rather than DRF serializers because the same dicts are also stor
 answer to an idempotent deploy is replayed byte for byte) and sent (webhook payloads).
 """
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -15,7 +15,7 @@ def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``, as DRF renders datetimes (and the seed shows them)."""
     if value is None:
         return None
-    text = value.astimezone(dt_timezone.utc).isoformat()
+    text = value.astimezone(UTC).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 

@@ -80,7 +80,10 @@ class Claim:
 
     def owned(self):
         return Deployment.all_orgs.filter(
-            id=self.deployment_id, status=DeploymentStatus.PROCESSING, worker_id=self.worker_id, attempts=self.attempt
+            id=self.deployment_id,
+            status=DeploymentStatus.PROCESSING,
+            worker_id=self.worker_id,
+            attempts=self.attempt,
         )
 
     def beat(self, *, force: bool = False) -> None:
@@ -118,7 +121,9 @@ def progress_transaction():
 # --- claiming -----------------------------------------------------------------------------------
 
 
-def _claim(*, deployment_id=None, worker_id: str | None = None, now: datetime | None = None) -> Claim | None:
+def _claim(
+    *, deployment_id=None, worker_id: str | None = None, now: datetime | None = None
+) -> Claim | None:
     worker_id = worker_id or new_worker_id()
     now = now or timezone.now()
     with progress_transaction():
@@ -133,7 +138,9 @@ def _claim(*, deployment_id=None, worker_id: str | None = None, now: datetime | 
         if row is None:
             return None
         attempt = row.attempts + 1
-        won = Deployment.all_orgs.filter(id=row.id, status=DeploymentStatus.QUEUED, attempts=row.attempts).update(
+        won = Deployment.all_orgs.filter(
+            id=row.id, status=DeploymentStatus.QUEUED, attempts=row.attempts
+        ).update(
             status=DeploymentStatus.PROCESSING,
             worker_id=worker_id,
             attempts=attempt,
@@ -149,7 +156,9 @@ def _claim(*, deployment_id=None, worker_id: str | None = None, now: datetime | 
                 event=WebhookEvent.PROCESSING,
                 agent_app_id=row.agent_app_id,
             )
-    return Claim(deployment_id=row.id, worker_id=worker_id, attempt=attempt, last_beat=time.monotonic())
+    return Claim(
+        deployment_id=row.id, worker_id=worker_id, attempt=attempt, last_beat=time.monotonic()
+    )
 
 
 def deployment_claim_next(*, worker_id: str | None = None) -> Claim | None:
@@ -172,8 +181,13 @@ def deployment_claim(*, deployment_id, worker_id: str | None = None) -> Claim | 
 # --- running ------------------------------------------------------------------------------------
 
 
-def _transition(claim: Claim, *, done: DeploymentStep | None = None, done_status: str = StepStatus.COMPLETED,
-                next_step: DeploymentStep | None = None) -> None:
+def _transition(
+    claim: Claim,
+    *,
+    done: DeploymentStep | None = None,
+    done_status: str = StepStatus.COMPLETED,
+    next_step: DeploymentStep | None = None,
+) -> None:
     """Finish ``done`` and start ``next_step`` in one fenced UPDATE (one round trip, one commit).
 
     The ``deployment IN (owned)`` condition is the fence: if the job was taken up by another worker,
@@ -221,12 +235,19 @@ def _transition(claim: Claim, *, done: DeploymentStep | None = None, done_status
     if done is not None:
         done.status, done.completed_at = done_status, now
     if next_step is not None:
-        next_step.status, next_step.started_at, next_step.completed_at, next_step.error = StepStatus.PROCESSING, now, None, None
+        next_step.status, next_step.started_at, next_step.completed_at, next_step.error = (
+            StepStatus.PROCESSING,
+            now,
+            None,
+            None,
+        )
     claim.beat()  # throttled: a query at most every heartbeat_interval
 
 
 def _load(deployment_id) -> Deployment:
-    return Deployment.all_orgs.select_related("package", "agent_app", "organization").get(id=deployment_id)
+    return Deployment.all_orgs.select_related("package", "agent_app", "organization").get(
+        id=deployment_id
+    )
 
 
 def deployment_run(claim: Claim, *, sleep=time.sleep) -> Deployment:
@@ -245,7 +266,12 @@ def deployment_run(claim: Claim, *, sleep=time.sleep) -> Deployment:
                     break
                 outcome = pipeline.STEPS[step.name](ctx)
             except pipeline.StepFailed as exc:
-                deployment_fail(deployment_id=claim.deployment_id, error=str(exc), step_name=step.name, claim=claim)
+                deployment_fail(
+                    deployment_id=claim.deployment_id,
+                    error=str(exc),
+                    step_name=step.name,
+                    claim=claim,
+                )
                 break
             except pipeline.StepTransientError as exc:
                 _release(claim, step, str(exc))
@@ -254,8 +280,14 @@ def deployment_run(claim: Claim, *, sleep=time.sleep) -> Deployment:
             following = todo[index + 1] if index + 1 < len(todo) else None
             _transition(claim, done=step, done_status=status, next_step=following)
     except LostClaim:
-        logger.warning("deployment %s: claim %s lost; another worker owns it now", claim.deployment_id, claim.worker_id)
-    except Exception as exc:  # a bug must still end the job: fail and refund, never leave it processing
+        logger.warning(
+            "deployment %s: claim %s lost; another worker owns it now",
+            claim.deployment_id,
+            claim.worker_id,
+        )
+    except (
+        Exception
+    ) as exc:  # a bug must still end the job: fail and refund, never leave it processing
         logger.exception("deployment %s crashed", claim.deployment_id)
         try:
             deployment_fail(
@@ -266,11 +298,15 @@ def deployment_run(claim: Claim, *, sleep=time.sleep) -> Deployment:
             )
         except LostClaim:
             pass
-    return Deployment.all_orgs.only("id", "status", "organization_id", "agent_app_id", "package_id").get(id=claim.deployment_id)
+    return Deployment.all_orgs.only(
+        "id", "status", "organization_id", "agent_app_id", "package_id"
+    ).get(id=claim.deployment_id)
 
 
 def _processing_step_name(deployment_id) -> str | None:
-    step = DeploymentStep.objects.filter(deployment_id=deployment_id, status=StepStatus.PROCESSING).first()
+    step = DeploymentStep.objects.filter(
+        deployment_id=deployment_id, status=StepStatus.PROCESSING
+    ).first()
     return step.name if step else None
 
 
@@ -282,9 +318,16 @@ def _finalize(claim: Claim, ctx: pipeline.StepContext, step: DeploymentStep) -> 
     # locks the app row (current_package) until it commits.
     with progress_transaction():
         # Lock the row so completion and a concurrent recovery/cancel cannot interleave.
-        locked = Deployment.all_orgs.select_for_update().filter(
-            id=claim.deployment_id, status=DeploymentStatus.PROCESSING, worker_id=claim.worker_id, attempts=claim.attempt
-        ).first()
+        locked = (
+            Deployment.all_orgs.select_for_update()
+            .filter(
+                id=claim.deployment_id,
+                status=DeploymentStatus.PROCESSING,
+                worker_id=claim.worker_id,
+                attempts=claim.attempt,
+            )
+            .first()
+        )
         if locked is None:
             raise LostClaim(str(claim.deployment_id))
         pipeline.finalize(ctx)
@@ -294,14 +337,20 @@ def _finalize(claim: Claim, ctx: pipeline.StepContext, step: DeploymentStep) -> 
             status=DeploymentStatus.COMPLETED, completed_at=now, heartbeat_at=now, error=None
         )
         deployment = ctx.deployment
-        deployment.status, deployment.completed_at, deployment.error = DeploymentStatus.COMPLETED, now, None
+        deployment.status, deployment.completed_at, deployment.error = (
+            DeploymentStatus.COMPLETED,
+            now,
+            None,
+        )
         webhook_event_emit(deployment=deployment, event=WebhookEvent.COMPLETED)
 
 
 def _release(claim: Claim, step: DeploymentStep, error: str) -> None:
     """Give a job back to the queue after a transient error, or fail it when out of attempts."""
     if claim.attempt >= settings.PIXELL_DEPLOYMENT_MAX_ATTEMPTS:
-        deployment_fail(deployment_id=claim.deployment_id, error=error, step_name=step.name, claim=claim)
+        deployment_fail(
+            deployment_id=claim.deployment_id, error=error, step_name=step.name, claim=claim
+        )
         return
     delay = TRANSIENT_RETRY_BASE_SECONDS * claim.attempt
     with transaction.atomic():
@@ -313,7 +362,11 @@ def _release(claim: Claim, step: DeploymentStep, error: str) -> None:
         )
         if released != 1:
             raise LostClaim(str(claim.deployment_id))
-        step.status, step.error, step.completed_at = StepStatus.PENDING, f"Will retry: {error}", None
+        step.status, step.error, step.completed_at = (
+            StepStatus.PENDING,
+            f"Will retry: {error}",
+            None,
+        )
         step.save(update_fields=["status", "error", "completed_at", "updated_at"])
         deployment_id = claim.deployment_id
         transaction.on_commit(lambda: _nudge(deployment_id, countdown=delay), robust=True)
@@ -351,11 +404,18 @@ def _refund(deployment: Deployment, *, description: str) -> None:
 def _release_package(deployment: Deployment) -> None:
     # A failed package's version is free again (CONTRACT §4); a package some other path already
     # made ready (it cannot be this deployment's, which never finalized) is left alone.
-    Package.all_orgs.filter(id=deployment.package_id, status=PackageStatus.UPLOADING).update(status=PackageStatus.FAILED)
+    Package.all_orgs.filter(id=deployment.package_id, status=PackageStatus.UPLOADING).update(
+        status=PackageStatus.FAILED
+    )
 
 
 def deployment_fail(
-    *, deployment_id, error: str, step_name: str | None = None, claim: Claim | None = None, stale_before: datetime | None = None
+    *,
+    deployment_id,
+    error: str,
+    step_name: str | None = None,
+    claim: Claim | None = None,
+    stale_before: datetime | None = None,
 ) -> bool:
     """Fail a non-terminal deployment: step error, refund (once), package failed, webhook.
 
@@ -368,8 +428,10 @@ def deployment_fail(
     with transaction.atomic():
         # Row lock first (then the organization's inside credits_apply): the same order every
         # terminal path takes, so concurrent paths cannot deadlock.
-        deployment = Deployment.all_orgs.select_for_update().select_related("organization", "agent_app", "package").get(
-            id=deployment_id
+        deployment = (
+            Deployment.all_orgs.select_for_update()
+            .select_related("organization", "agent_app", "package")
+            .get(id=deployment_id)
         )
         if deployment.status in TERMINAL_STATUSES:
             return False
@@ -379,7 +441,11 @@ def deployment_fail(
             or deployment.attempts != claim.attempt
         ):
             raise LostClaim(str(deployment_id))
-        if stale_before is not None and deployment.heartbeat_at is not None and deployment.heartbeat_at >= stale_before:
+        if (
+            stale_before is not None
+            and deployment.heartbeat_at is not None
+            and deployment.heartbeat_at >= stale_before
+        ):
             raise LostClaim(str(deployment_id))
         error = error[:2000]
         if step_name:
@@ -387,11 +453,22 @@ def deployment_fail(
                 status=StepStatus.FAILED, error=error, completed_at=now
             )
         Deployment.all_orgs.filter(id=deployment.id).update(
-            status=DeploymentStatus.FAILED, error=error, completed_at=now, worker_id="", heartbeat_at=now
+            status=DeploymentStatus.FAILED,
+            error=error,
+            completed_at=now,
+            worker_id="",
+            heartbeat_at=now,
         )
-        deployment.status, deployment.error, deployment.completed_at = DeploymentStatus.FAILED, error, now
+        deployment.status, deployment.error, deployment.completed_at = (
+            DeploymentStatus.FAILED,
+            error,
+            now,
+        )
         _release_package(deployment)
-        _refund(deployment, description=f"Refund: deployment of {deployment.agent_app.name} v{deployment.version} failed")
+        _refund(
+            deployment,
+            description=f"Refund: deployment of {deployment.agent_app.name} v{deployment.version} failed",
+        )
         webhook_event_emit(deployment=deployment, event=WebhookEvent.FAILED)
     logger.info("deployment %s failed: %s", deployment_id, error)
     return True
@@ -401,14 +478,24 @@ def deployment_cancel_queued(*, deployment_id) -> bool:
     """queued → cancelled with its refund; False if it is no longer queued."""
     now = timezone.now()
     with transaction.atomic():
-        deployment = Deployment.all_orgs.select_for_update().select_related("organization", "agent_app").get(id=deployment_id)
+        deployment = (
+            Deployment.all_orgs.select_for_update()
+            .select_related("organization", "agent_app")
+            .get(id=deployment_id)
+        )
         # The compare-and-set (besides the lock) is what a claimer racing us on SQLite sees.
-        if Deployment.all_orgs.filter(id=deployment.id, status=DeploymentStatus.QUEUED).update(
-            status=DeploymentStatus.CANCELLED, completed_at=now
-        ) != 1:
+        if (
+            Deployment.all_orgs.filter(id=deployment.id, status=DeploymentStatus.QUEUED).update(
+                status=DeploymentStatus.CANCELLED, completed_at=now
+            )
+            != 1
+        ):
             return False
         _release_package(deployment)
-        _refund(deployment, description=f"Refund: deployment of {deployment.agent_app.name} v{deployment.version} cancelled")
+        _refund(
+            deployment,
+            description=f"Refund: deployment of {deployment.agent_app.name} v{deployment.version} cancelled",
+        )
     return True
 
 
@@ -419,7 +506,9 @@ def deployments_recover_stuck(*, now: datetime | None = None) -> dict:
     """Jobs left processing past the heartbeat timeout: requeue (attempts left) or fail + refund."""
     now = now or timezone.now()
     requeued = failed = 0
-    stuck = Deployment.all_orgs.filter(status=DeploymentStatus.PROCESSING, heartbeat_at__lt=stuck_cutoff(now))
+    stuck = Deployment.all_orgs.filter(
+        status=DeploymentStatus.PROCESSING, heartbeat_at__lt=stuck_cutoff(now)
+    )
     for row in stuck.only("id", "attempts", "worker_id", "heartbeat_at"):
         if row.attempts < settings.PIXELL_DEPLOYMENT_MAX_ATTEMPTS:
             with transaction.atomic():
@@ -432,9 +521,9 @@ def deployments_recover_stuck(*, now: datetime | None = None) -> dict:
                     heartbeat_at=row.heartbeat_at,
                 ).update(status=DeploymentStatus.QUEUED, worker_id="", heartbeat_at=None)
                 if taken:
-                    DeploymentStep.objects.filter(deployment_id=row.id, status=StepStatus.PROCESSING).update(
-                        status=StepStatus.PENDING, error="Worker lost; retrying"
-                    )
+                    DeploymentStep.objects.filter(
+                        deployment_id=row.id, status=StepStatus.PROCESSING
+                    ).update(status=StepStatus.PENDING, error="Worker lost; retrying")
                     nudge_on_commit(row.id)
                     requeued += 1
         else:

@@ -86,7 +86,9 @@ class RuntimeTransientError(RuntimeDeployError):
 @dataclass(frozen=True)
 class RuntimeConfig:
     url: str  # PIXELL_RUNTIME_URL, e.g. "https://runtime.internal:8443"
-    secret: str = field(repr=False)  # PIXELL_RUNTIME_SECRET; kept out of repr so it stays out of logs
+    secret: str = field(
+        repr=False
+    )  # PIXELL_RUNTIME_SECRET; kept out of repr so it stays out of logs
     health_timeout_s: float = 120
     health_interval_s: float = 2
     max_attempts: int = 4
@@ -155,7 +157,11 @@ def notify_deploy(
         config, headers, deployment_id=deployment_id, attempts=attempts, sleep=sleep, clock=clock
     )
     return RuntimeResult(
-        status_code=status_code, attempts=attempts, health_polls=polls, health=health, waited_s=waited
+        status_code=status_code,
+        attempts=attempts,
+        health_polls=polls,
+        health=health,
+        waited_s=waited,
     )
 
 
@@ -188,7 +194,10 @@ def _submit(
             delay = backoff_delay(config, attempt)
             logger.warning(
                 "runtime deploy %s attempt %d failed (%s); retrying in %.1f s",
-                deployment_id, attempt - 1, last_problem, delay,
+                deployment_id,
+                attempt - 1,
+                last_problem,
+                delay,
             )
             sleep(delay)
         try:
@@ -261,7 +270,9 @@ def _await_healthy(
             )
         except netguard.UnsafeURLError as exc:
             if not isinstance(exc, netguard.UnresolvableHostError):
-                raise RuntimePermanentError(f"runtime URL refused: {exc}", attempts=attempts) from None
+                raise RuntimePermanentError(
+                    f"runtime URL refused: {exc}", attempts=attempts
+                ) from None
             last_problem = "runtime host could not be resolved"
         except requests.RequestException as exc:
             last_problem = _network_problem(exc, timeout)

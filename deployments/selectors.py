@@ -44,9 +44,11 @@ def _with_steps(qs):
 
 
 def deployment_get(*, organization, deployment_id) -> Deployment:
-    deployment = _with_steps(Deployment.objects.for_org(organization)).filter(
-        id=_uuid_or_404(deployment_id, "Deployment")
-    ).first()
+    deployment = (
+        _with_steps(Deployment.objects.for_org(organization))
+        .filter(id=_uuid_or_404(deployment_id, "Deployment"))
+        .first()
+    )
     if deployment is None:
         raise NotFound("Deployment not found")
     return deployment
@@ -59,7 +61,11 @@ def deployment_list_for_app(*, organization, agent_app, cursor: str | None, limi
 
 def deployment_list_for_organization(*, organization, cursor: str | None, limit: int):
     """The organization's deployments of every app, newest first (the dashboard's list)."""
-    return paginate(Deployment.objects.for_org(organization).select_related("agent_app"), cursor=cursor, limit=limit)
+    return paginate(
+        Deployment.objects.for_org(organization).select_related("agent_app"),
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def queue_position(deployment: Deployment) -> int | None:
@@ -67,7 +73,8 @@ def queue_position(deployment: Deployment) -> int | None:
     if deployment.status != DeploymentStatus.QUEUED:
         return None
     ahead = Deployment.all_orgs.filter(status=DeploymentStatus.QUEUED).filter(
-        Q(queued_at__lt=deployment.queued_at) | Q(queued_at=deployment.queued_at, id__lt=deployment.id)
+        Q(queued_at__lt=deployment.queued_at)
+        | Q(queued_at=deployment.queued_at, id__lt=deployment.id)
     )
     return ahead.count() + 1
 
@@ -78,15 +85,21 @@ def queue_positions(deployments) -> dict:
     if not queued:
         return {}
     latest = max(d.queued_at for d in queued)
-    order = Deployment.all_orgs.filter(status=DeploymentStatus.QUEUED, queued_at__lte=latest).order_by("queued_at", "id")
-    index = {pk: position for position, pk in enumerate(order.values_list("id", flat=True), start=1)}
+    order = Deployment.all_orgs.filter(
+        status=DeploymentStatus.QUEUED, queued_at__lte=latest
+    ).order_by("queued_at", "id")
+    index = {
+        pk: position for position, pk in enumerate(order.values_list("id", flat=True), start=1)
+    }
     return {d.id: index.get(d.id) for d in queued}
 
 
 def average_processing_seconds(*, sample: int = 100) -> float | None:
     """Mean start-to-finish time of the latest completed deployments."""
     rows = (
-        Deployment.all_orgs.filter(status=DeploymentStatus.COMPLETED, started_at__isnull=False, completed_at__isnull=False)
+        Deployment.all_orgs.filter(
+            status=DeploymentStatus.COMPLETED, started_at__isnull=False, completed_at__isnull=False
+        )
         .order_by("-completed_at")
         .values_list("started_at", "completed_at")[:sample]
     )
@@ -102,7 +115,9 @@ def estimated_duration_seconds() -> int:
 
 
 def stuck_cutoff(now: datetime | None = None) -> datetime:
-    return (now or timezone.now()) - timedelta(seconds=settings.PIXELL_DEPLOYMENT_HEARTBEAT_TIMEOUT_SECONDS)
+    return (now or timezone.now()) - timedelta(
+        seconds=settings.PIXELL_DEPLOYMENT_HEARTBEAT_TIMEOUT_SECONDS
+    )
 
 
 @dataclass(frozen=True)
@@ -118,13 +133,18 @@ class QueueStats:
 
 def queue_stats(*, now: datetime | None = None) -> QueueStats:
     now = now or timezone.now()
-    by_status = dict(Deployment.all_orgs.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    by_status = dict(
+        Deployment.all_orgs.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
     counts = {status: by_status.get(status, 0) for status in DeploymentStatus.values}
     counts["total"] = sum(by_status.values())
-    stuck = Deployment.all_orgs.filter(status=DeploymentStatus.PROCESSING, heartbeat_at__lt=stuck_cutoff(now)).count()
+    stuck = Deployment.all_orgs.filter(
+        status=DeploymentStatus.PROCESSING, heartbeat_at__lt=stuck_cutoff(now)
+    ).count()
     recent = dict(
         Deployment.all_orgs.filter(
-            status__in=(DeploymentStatus.COMPLETED, DeploymentStatus.FAILED), completed_at__gte=now - timedelta(hours=1)
+            status__in=(DeploymentStatus.COMPLETED, DeploymentStatus.FAILED),
+            completed_at__gte=now - timedelta(hours=1),
         )
         .values_list("status")
         .annotate(n=Count("id"))
@@ -134,15 +154,24 @@ def queue_stats(*, now: datetime | None = None) -> QueueStats:
     failure_rate = recent.get(DeploymentStatus.FAILED, 0) / finished if finished else None
 
     if stuck:
-        status, message = "critical", f"{stuck} deployment(s) stuck in processing past the heartbeat timeout"
+        status, message = (
+            "critical",
+            f"{stuck} deployment(s) stuck in processing past the heartbeat timeout",
+        )
     elif counts[DeploymentStatus.QUEUED] > HEALTH_WARNING_QUEUED:
-        status, message = "warning", f"High queue depth: {counts[DeploymentStatus.QUEUED]} deployments queued"
+        status, message = (
+            "warning",
+            f"High queue depth: {counts[DeploymentStatus.QUEUED]} deployments queued",
+        )
     elif (
         failure_rate is not None
         and finished >= HEALTH_FAILURE_RATE_MIN_FINISHED
         and failure_rate > HEALTH_WARNING_FAILURE_RATE
     ):
-        status, message = "warning", f"High failure rate: {failure_rate:.0%} of deployments failed in the last hour"
+        status, message = (
+            "warning",
+            f"High failure rate: {failure_rate:.0%} of deployments failed in the last hour",
+        )
     else:
         status, message = "healthy", "Queue is operating normally"
     return QueueStats(
@@ -157,22 +186,26 @@ def queue_stats(*, now: datetime | None = None) -> QueueStats:
 
 
 def webhook_list_for_app(*, organization, agent_app):
-    return list(Webhook.objects.for_org(organization).filter(agent_app=agent_app).order_by("-created_at", "-id"))
+    return list(
+        Webhook.objects.for_org(organization)
+        .filter(agent_app=agent_app)
+        .order_by("-created_at", "-id")
+    )
 
 
 def webhook_get(*, organization, agent_app, webhook_id) -> Webhook:
-    webhook = Webhook.objects.for_org(organization).filter(
-        agent_app=agent_app, id=_uuid_or_404(webhook_id, "Webhook")
-    ).first()
+    webhook = (
+        Webhook.objects.for_org(organization)
+        .filter(agent_app=agent_app, id=_uuid_or_404(webhook_id, "Webhook"))
+        .first()
+    )
     if webhook is None:
         raise NotFound("Webhook not found")
     return webhook
 
 
 def _deliveries(organization):
-    return WebhookDelivery.objects.for_org(organization).prefetch_related(
-        Prefetch("attempt_log")
-    )
+    return WebhookDelivery.objects.for_org(organization).prefetch_related(Prefetch("attempt_log"))
 
 
 def delivery_list_for_webhook(*, organization, webhook, cursor: str | None, limit: int):
@@ -180,7 +213,11 @@ def delivery_list_for_webhook(*, organization, webhook, cursor: str | None, limi
 
 
 def delivery_get(*, organization, webhook, delivery_id) -> WebhookDelivery:
-    delivery = _deliveries(organization).filter(webhook=webhook, id=_uuid_or_404(delivery_id, "Delivery")).first()
+    delivery = (
+        _deliveries(organization)
+        .filter(webhook=webhook, id=_uuid_or_404(delivery_id, "Delivery"))
+        .first()
+    )
     if delivery is None:
         raise NotFound("Delivery not found")
     return delivery

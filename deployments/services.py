@@ -70,7 +70,9 @@ def _file_sha256(upload) -> str:
     return digest.hexdigest()
 
 
-def deploy_request_hash(*, agent_app, upload, version, release_notes, force_overwrite, environment, signature) -> str:
+def deploy_request_hash(
+    *, agent_app, upload, version, release_notes, force_overwrite, environment, signature
+) -> str:
     canonical = json.dumps(
         {
             "agent_app": str(agent_app.id),
@@ -79,7 +81,9 @@ def deploy_request_hash(*, agent_app, upload, version, release_notes, force_over
             "release_notes": release_notes,
             "force_overwrite": force_overwrite,
             "environment": environment,
-            "signature_sha256": hashlib.sha256(signature).hexdigest() if signature is not None else None,
+            "signature_sha256": hashlib.sha256(signature).hexdigest()
+            if signature is not None
+            else None,
         },
         sort_keys=True,
     )
@@ -102,7 +106,11 @@ def _idempotency_begin(*, organization, key: str, request_hash: str) -> Idempote
     for _ in range(3):
         existing = records.filter(key=key).first()
         now = timezone.now()
-        abandoned = existing is not None and existing.response_status is None and existing.created_at < now - IDEMPOTENCY_IN_FLIGHT_TIMEOUT
+        abandoned = (
+            existing is not None
+            and existing.response_status is None
+            and existing.created_at < now - IDEMPOTENCY_IN_FLIGHT_TIMEOUT
+        )
         if existing is not None and (abandoned or existing.created_at < now - IDEMPOTENCY_TTL):
             # Expired or abandoned: forget it (conditionally, in case another request just did the same).
             records.filter(id=existing.id, created_at=existing.created_at).delete()
@@ -115,7 +123,9 @@ def _idempotency_begin(*, organization, key: str, request_hash: str) -> Idempote
             return IdempotencyClaim(replay=(existing.response_status, existing.response_body))
         try:
             with transaction.atomic():
-                record = records.create(organization=organization, key=key, request_hash=request_hash)
+                record = records.create(
+                    organization=organization, key=key, request_hash=request_hash
+                )
             return IdempotencyClaim(record=record)
         except IntegrityError:
             continue  # a concurrent request with the same key inserted first: read its record
@@ -172,7 +182,9 @@ def deployment_create(
             environment=environment,
             signature=signature,
         )
-        claim = _idempotency_begin(organization=organization, key=idempotency_key, request_hash=request_hash)
+        claim = _idempotency_begin(
+            organization=organization, key=idempotency_key, request_hash=request_hash
+        )
         if claim.replay is not None:
             status_code, body = claim.replay
             return DeployResult(status_code=status_code, body=body, replayed=True)
@@ -180,9 +192,15 @@ def deployment_create(
     ingested = None
     try:
         if version:
-            packages.package_check_version_free(agent_app=agent_app, version=version, force_overwrite=force_overwrite)
+            packages.package_check_version_free(
+                agent_app=agent_app, version=version, force_overwrite=force_overwrite
+            )
         ingested = packages.package_ingest(
-            organization=organization, agent_app=agent_app, upload=upload, form_version=version, signature=signature
+            organization=organization,
+            agent_app=agent_app,
+            upload=upload,
+            form_version=version,
+            signature=signature,
         )
         cost = deployment_cost(ingested.size)
         estimate = estimated_duration_seconds()
@@ -219,15 +237,21 @@ def deployment_create(
                 cost=cost,
                 release_notes=release_notes,
                 force_overwrite=force_overwrite,
-                environment_encrypted=crypto.encrypt_json(environment, purpose=ENVIRONMENT_PURPOSE) if environment else "",
+                environment_encrypted=crypto.encrypt_json(environment, purpose=ENVIRONMENT_PURPOSE)
+                if environment
+                else "",
                 queued_at=now,
                 created_by=actor,
             )
             DeploymentStep.objects.bulk_create(
-                DeploymentStep(deployment=deployment, name=name, position=index, status=StepStatus.PENDING)
+                DeploymentStep(
+                    deployment=deployment, name=name, position=index, status=StepStatus.PENDING
+                )
                 for index, name in enumerate(STEP_NAMES)
             )
-            body = deployment_accepted_body(deployment=deployment, estimated_duration_seconds=estimate)
+            body = deployment_accepted_body(
+                deployment=deployment, estimated_duration_seconds=estimate
+            )
             if claim.record is not None:
                 IdempotencyRecord.all_orgs.filter(id=claim.record.id).update(
                     response_status=202, response_body=body, deployment=deployment
@@ -256,7 +280,11 @@ def deployment_dry_run(
     from pixell.api.exceptions import VersionExists
 
     result = packages.package_validate_only(
-        organization=organization, agent_app=agent_app, upload=upload, form_version=version, signature=signature
+        organization=organization,
+        agent_app=agent_app,
+        upload=upload,
+        form_version=version,
+        signature=signature,
     )
     errors = list(getattr(result, "errors", []) or [])
     warnings = list(getattr(result, "warnings", []) or [])
@@ -272,7 +300,9 @@ def deployment_dry_run(
     cost = deployment_cost(size)
     organization.refresh_from_db(fields=["credits"])
     if organization.credits < cost:
-        warnings.append(f"Insufficient credits: this deploy needs {cost}, the balance is {organization.credits}")
+        warnings.append(
+            f"Insufficient credits: this deploy needs {cost}, the balance is {organization.credits}"
+        )
     return {"valid": not errors, "cost": cost, "warnings": warnings, "errors": errors}
 
 
@@ -295,7 +325,9 @@ def deployment_retry(*, deployment: Deployment, actor=None) -> Deployment:
     from agentapps import services as packages
 
     if deployment.status not in (DeploymentStatus.FAILED, DeploymentStatus.CANCELLED):
-        raise DeploymentNotRetryable(f"Deployment is {deployment.status}; only failed or cancelled ones can be retried")
+        raise DeploymentNotRetryable(
+            f"Deployment is {deployment.status}; only failed or cancelled ones can be retried"
+        )
     handle = packages.package_file_open(package=deployment.package)
     try:
         from django.core.files import File
@@ -310,7 +342,10 @@ def deployment_retry(*, deployment: Deployment, actor=None) -> Deployment:
             version=deployment.version,
             release_notes=deployment.release_notes,
             force_overwrite=deployment.force_overwrite,
-            environment=crypto.decrypt_json(deployment.environment_encrypted, purpose=ENVIRONMENT_PURPOSE) or {},
+            environment=crypto.decrypt_json(
+                deployment.environment_encrypted, purpose=ENVIRONMENT_PURPOSE
+            )
+            or {},
         )
     finally:
         handle.close()
@@ -322,12 +357,20 @@ def deployment_retry(*, deployment: Deployment, actor=None) -> Deployment:
 
 def _validate_events(events) -> list[str]:
     if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
-        raise InvalidWebhook("events must be a non-empty list of event names", details={"events": ["A non-empty list is required."]})
+        raise InvalidWebhook(
+            "events must be a non-empty list of event names",
+            details={"events": ["A non-empty list is required."]},
+        )
     unknown = [e for e in events if e not in WebhookEvent.values]
     if unknown:
         raise InvalidWebhook(
             f"Unknown event(s): {', '.join(unknown)}",
-            details={"events": [f"Unknown event {e!r}; expected one of {', '.join(WebhookEvent.values)}." for e in unknown]},
+            details={
+                "events": [
+                    f"Unknown event {e!r}; expected one of {', '.join(WebhookEvent.values)}."
+                    for e in unknown
+                ]
+            },
         )
     return list(dict.fromkeys(events))  # de-duplicated, order kept
 
@@ -336,7 +379,11 @@ def _validate_secret(secret: str) -> None:
     if len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
         raise InvalidWebhook(
             f"secret must have at least {MIN_WEBHOOK_SECRET_LENGTH} characters",
-            details={"secret": [f"Ensure this field has at least {MIN_WEBHOOK_SECRET_LENGTH} characters."]},
+            details={
+                "secret": [
+                    f"Ensure this field has at least {MIN_WEBHOOK_SECRET_LENGTH} characters."
+                ]
+            },
         )
     try:
         webhook_signing.secret_key_bytes(secret)
@@ -353,7 +400,9 @@ def webhook_url_check(url: str) -> None:
         raise InvalidWebhook(exc.message, details={"url": [exc.message]}) from None
 
 
-def webhook_create(*, organization, agent_app, url: str, events, secret: str | None = None, actor=None) -> tuple[Webhook, str]:
+def webhook_create(
+    *, organization, agent_app, url: str, events, secret: str | None = None, actor=None
+) -> tuple[Webhook, str]:
     """Returns the webhook and its secret, which the creation answer shows once."""
     events = _validate_events(events)
     if secret:
@@ -380,7 +429,9 @@ def webhook_delete(*, webhook: Webhook) -> None:
     webhook.delete()
 
 
-def webhook_update(*, webhook: Webhook, url: str | None = None, events=None, active: bool | None = None) -> Webhook:
+def webhook_update(
+    *, webhook: Webhook, url: str | None = None, events=None, active: bool | None = None
+) -> Webhook:
     """Change a webhook. ``active: true`` re-enables an auto-disabled one with a fresh failure streak."""
     fields = []
     if events is not None:

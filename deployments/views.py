@@ -30,12 +30,22 @@ def deployments_page(request, tenancy):
     positions = deployment_selectors.queue_positions(rows)
     for deployment in rows:
         deployment.queue_position = positions.get(deployment.id)
-    return dashboard_render(request, "deployments/deployments.html", {"deployments": rows, "next_cursor": next_cursor, "first_page": not request.GET.get("cursor")})
+    return dashboard_render(
+        request,
+        "deployments/deployments.html",
+        {
+            "deployments": rows,
+            "next_cursor": next_cursor,
+            "first_page": not request.GET.get("cursor"),
+        },
+    )
 
 
 @dashboard_view(methods=["GET"])
 def deployment_page(request, tenancy, deployment_id):
-    deployment = deployment_selectors.deployment_get(organization=tenancy.organization, deployment_id=deployment_id)
+    deployment = deployment_selectors.deployment_get(
+        organization=tenancy.organization, deployment_id=deployment_id
+    )
     steps = sorted(deployment.steps.all(), key=lambda s: s.position)
     running = deployment.status in (DeploymentStatus.QUEUED, DeploymentStatus.PROCESSING)
     context = {
@@ -54,9 +64,13 @@ def deployment_page(request, tenancy, deployment_id):
 @dashboard_view(methods=["POST"])
 def deployment_cancel(request, tenancy, deployment_id):
     # Members may cancel, like the API (docs/DECISIONS.md: cancel is open to members and API keys).
-    deployment = deployment_selectors.deployment_get(organization=tenancy.organization, deployment_id=deployment_id)
+    deployment = deployment_selectors.deployment_get(
+        organization=tenancy.organization, deployment_id=deployment_id
+    )
     try:
-        deployment = deployment_services.deployment_cancel(deployment=deployment, actor=tenancy.user)
+        deployment = deployment_services.deployment_cancel(
+            deployment=deployment, actor=tenancy.user
+        )
     except PixellError as exc:
         messages.error(request, exc.message)
     else:

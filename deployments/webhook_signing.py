@@ -56,12 +56,16 @@ def secret_key_bytes(secret: str) -> bytes:
     if secret.startswith(SECRET_PREFIX):
         encoded = secret[len(SECRET_PREFIX) :]
         if not _BASE64_RE.match(encoded):
-            raise ValueError("a webhook secret starting with whsec_ must be base64 after the prefix")
+            raise ValueError(
+                "a webhook secret starting with whsec_ must be base64 after the prefix"
+            )
         unpadded = encoded.rstrip("=")
         try:
             key = base64.b64decode(unpadded + "=" * (-len(unpadded) % 4), validate=True)
         except binascii.Error:
-            raise ValueError("a webhook secret starting with whsec_ must be base64 after the prefix") from None
+            raise ValueError(
+                "a webhook secret starting with whsec_ must be base64 after the prefix"
+            ) from None
     else:
         key = secret.encode("utf-8")
     if not key:
@@ -80,7 +84,9 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode('ascii')}"
 
 
-def build_headers(secret: str, msg_id: str, timestamp: int, body: bytes, event: str) -> dict[str, str]:
+def build_headers(
+    secret: str, msg_id: str, timestamp: int, body: bytes, event: str
+) -> dict[str, str]:
     """All headers of one delivery attempt of *body*."""
     return {
         "webhook-id": msg_id,

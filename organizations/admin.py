@@ -5,8 +5,8 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from organizations import services
-from organizations.versions import organization_changed
 from organizations.models import ApiKey, Invitation, Membership, Organization
+from organizations.versions import organization_changed
 
 
 class MembershipInline(admin.TabularInline):
@@ -59,7 +59,17 @@ class InvitationAdmin(admin.ModelAdmin):
     list_select_related = ("organization",)
     # The token exists only in the email; its hash is useless to an operator.
     exclude = ("token_hash",)
-    readonly_fields = ("organization", "email", "role", "invited_by", "expires_at", "accepted_at", "accepted_by", "revoked_at", "created_at")
+    readonly_fields = (
+        "organization",
+        "email",
+        "role",
+        "invited_by",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+        "created_at",
+    )
     actions = ["revoke"]
 
     def get_queryset(self, request):
@@ -87,11 +97,26 @@ class InvitationAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "key_preview", "organization", "last_used_at", "rotated_at", "created_at")
+    list_display = (
+        "name",
+        "key_preview",
+        "organization",
+        "last_used_at",
+        "rotated_at",
+        "created_at",
+    )
     search_fields = ("name", "key_preview", "organization__name")
     list_select_related = ("organization",)
     exclude = ("key_hash",)
-    readonly_fields = ("organization", "name", "key_preview", "created_by", "last_used_at", "rotated_at", "created_at")
+    readonly_fields = (
+        "organization",
+        "name",
+        "key_preview",
+        "created_by",
+        "last_used_at",
+        "rotated_at",
+        "created_at",
+    )
     actions = ["revoke"]
 
     def get_queryset(self, request):
@@ -109,4 +134,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset.select_related("organization"):
             services.api_key_delete(api_key=key, actor=request.user)
             count += 1
-        self.message_user(request, f"Revoked {count} API key(s); they fail at once.", messages.SUCCESS)
+        self.message_user(
+            request, f"Revoked {count} API key(s); they fail at once.", messages.SUCCESS
+        )

@@ -21,12 +21,16 @@ class OrgScopedManager(models.Manager):
 
     def for_org(self, org):
         if org is None:
-            raise UnscopedQueryError(f"{self.model.__name__}.objects.for_org() needs an organization")
+            raise UnscopedQueryError(
+                f"{self.model.__name__}.objects.for_org() needs an organization"
+            )
         return super().get_queryset().filter(organization=org)
 
 
 class OrgScopedModel(TimeStampedModel):
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="+"
+    )
 
     # The first manager is the default one: Django's internals (cascades, admin, related
     # managers) use it. Application code goes through ``objects.for_org``.
@@ -59,21 +63,31 @@ class Organization(TimeStampedModel):
     require_signed_packages = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(credits__gte=0), name="organization_credits_non_negative")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(credits__gte=0), name="organization_credits_non_negative"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
 
 
 class Membership(TimeStampedModel):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     # Set by POST /api/organizations/switch; the newest one is the user's current organization.
     chosen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="membership_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="membership_unique")
+        ]
         indexes = [models.Index(fields=["user", "chosen_at"])]
 
     def __str__(self) -> str:
@@ -85,10 +99,14 @@ class Invitation(OrgScopedModel):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     # Only a hash of the emailed token is kept, like API keys.
     token_hash = models.CharField(max_length=64, unique=True)
-    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -103,7 +121,9 @@ class ApiKey(OrgScopedModel):
     # HMAC-SHA256 of the full key under SECRET_KEY; the key itself is never stored.
     key_hash = models.CharField(max_length=64, unique=True)
     key_preview = models.CharField(max_length=16)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
 

@@ -22,17 +22,29 @@ def uuid_or_none(value) -> uuid.UUID | None:
 
 def organization_memberships_of_user(*, user):
     """The user's memberships, oldest first, with their organizations."""
-    return Membership.objects.filter(user=user).select_related("organization").order_by("created_at", "id")
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organization")
+        .order_by("created_at", "id")
+    )
 
 
 def membership_list(*, organization: Organization):
-    return Membership.objects.filter(organization=organization).select_related("user").order_by("created_at", "id")
+    return (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("created_at", "id")
+    )
 
 
 def membership_get(*, organization: Organization, user_id) -> Membership:
     pk = uuid_or_none(user_id)
     membership = (
-        Membership.objects.filter(organization=organization, user_id=pk).select_related("user").first() if pk else None
+        Membership.objects.filter(organization=organization, user_id=pk)
+        .select_related("user")
+        .first()
+        if pk
+        else None
     )
     if membership is None:
         raise NotFound("Member not found")
@@ -63,7 +75,11 @@ def invitation_get(*, organization: Organization, invitation_id) -> Invitation:
 
 def invitation_get_by_token(*, token: str) -> Invitation | None:
     # A token names its organization by itself: looking it up across organizations is the point.
-    return Invitation.all_orgs.select_related("organization", "invited_by").filter(token_hash=token_hash(token)).first()
+    return (
+        Invitation.all_orgs.select_related("organization", "invited_by")
+        .filter(token_hash=token_hash(token))
+        .first()
+    )
 
 
 def api_key_list(*, organization: Organization):
@@ -98,7 +114,10 @@ def _api_key_lookup_plan():
     # What the SQL compiler applies to each selected column (UUIDs and datetimes on SQLite, a
     # foreign key's target type...), so the objects equal the ORM's.
     columns = [field.get_col(field.model._meta.db_table) for field in fields]
-    converters = [(col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)) for col in columns]
+    converters = [
+        (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+        for col in columns
+    ]
     return sql, fields, converters, len(key_fields)
 
 
@@ -114,12 +133,14 @@ def api_key_get_by_hash(*, key_hash: str) -> ApiKey | None:
     if row is None:
         return None
     values = []
-    for value, (col, column_converters) in zip(row, converters):
+    for value, (col, column_converters) in zip(row, converters, strict=False):
         for convert in column_converters:
             value = convert(value, col, connection)
         values.append(value)
     key = ApiKey.from_db(connection.alias, [f.attname for f in fields[:split]], values[:split])
-    organization = Organization.from_db(connection.alias, [f.attname for f in fields[split:]], values[split:])
+    organization = Organization.from_db(
+        connection.alias, [f.attname for f in fields[split:]], values[split:]
+    )
     ApiKey.organization.field.set_cached_value(key, organization)
     return key
 
@@ -137,13 +158,20 @@ def api_key_snapshot(key: ApiKey) -> tuple:
 def api_key_snapshot_with(snapshot: tuple, *, last_used_at) -> tuple:
     key_values, org_values = snapshot
     names = [f.attname for f in ApiKey._meta.concrete_fields]
-    key_values = tuple(last_used_at if name == "last_used_at" else value for name, value in zip(names, key_values))
+    key_values = tuple(
+        last_used_at if name == "last_used_at" else value
+        for name, value in zip(names, key_values, strict=False)
+    )
     return key_values, org_values
 
 
 def api_key_from_snapshot(snapshot: tuple) -> ApiKey:
     key_values, org_values = snapshot
-    key = ApiKey.from_db(connection.alias, [f.attname for f in ApiKey._meta.concrete_fields], list(key_values))
-    organization = Organization.from_db(connection.alias, [f.attname for f in Organization._meta.concrete_fields], list(org_values))
+    key = ApiKey.from_db(
+        connection.alias, [f.attname for f in ApiKey._meta.concrete_fields], list(key_values)
+    )
+    organization = Organization.from_db(
+        connection.alias, [f.attname for f in Organization._meta.concrete_fields], list(org_values)
+    )
     ApiKey.organization.field.set_cached_value(key, organization)
     return key

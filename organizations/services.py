@@ -15,9 +15,9 @@ from django.utils import timezone
 from billing.models import TransactionType
 from billing.services import credits_apply
 from organizations.keys import api_key_generate, api_key_hash, api_key_preview, token_hash
-from organizations.versions import organization_changed
 from organizations.models import ApiKey, Invitation, Membership, Organization, Role
 from organizations.selectors import invitation_get_by_token, invitation_pending_q, uuid_or_none
+from organizations.versions import organization_changed
 from pixell.api.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from pixell.api.permissions import check_role
 from usage.models import UsageEventType
@@ -38,11 +38,23 @@ def organization_create(*, name: str, owner, signup_credits: int | None = None) 
         org = Organization.objects.create(name=name[:100])
         Membership.objects.create(organization=org, user=owner, role=Role.OWNER)
         if credits > 0:
-            credits_apply(organization=org, amount=credits, type=TransactionType.BONUS, description="Signup credits", actor=owner)
+            credits_apply(
+                organization=org,
+                amount=credits,
+                type=TransactionType.BONUS,
+                description="Signup credits",
+                actor=owner,
+            )
     return org
 
 
-def organization_update(*, organization: Organization, actor, name: str | None = None, require_signed_packages: bool | None = None) -> Organization:
+def organization_update(
+    *,
+    organization: Organization,
+    actor,
+    name: str | None = None,
+    require_signed_packages: bool | None = None,
+) -> Organization:
     fields = []
     if name is not None:
         organization.name = name
@@ -68,8 +80,14 @@ def organization_delete(*, organization: Organization, actor) -> None:
     from usage.models import UsageExport
 
     with transaction.atomic():
-        names = list(Package.all_orgs.filter(organization=organization).values_list("file", flat=True))
-        names += list(UsageExport.all_orgs.filter(organization=organization).values_list("storage_key", flat=True))
+        names = list(
+            Package.all_orgs.filter(organization=organization).values_list("file", flat=True)
+        )
+        names += list(
+            UsageExport.all_orgs.filter(organization=organization).values_list(
+                "storage_key", flat=True
+            )
+        )
         Organization.objects.filter(pk=organization.pk).delete()
         organization_changed(organization.pk)
         transaction.on_commit(lambda: storage_delete_quietly(names), robust=True)
@@ -78,9 +96,18 @@ def organization_delete(*, organization: Organization, actor) -> None:
 def organization_switch(*, user, organization_id) -> Membership:
     """Makes one of the user's organizations their current one (the newest ``chosen_at`` wins)."""
     pk = uuid_or_none(organization_id)
-    membership = Membership.objects.select_related("organization").filter(user=user, organization_id=pk).first() if pk else None
+    membership = (
+        Membership.objects.select_related("organization")
+        .filter(user=user, organization_id=pk)
+        .first()
+        if pk
+        else None
+    )
     if membership is None:
-        raise NotFound("Organization not found", details={"organization_id": ["You are not a member of this organization."]})
+        raise NotFound(
+            "Organization not found",
+            details={"organization_id": ["You are not a member of this organization."]},
+        )
     membership.chosen_at = timezone.now()
     membership.save(update_fields=["chosen_at", "updated_at"])
     return membership
@@ -94,7 +121,9 @@ def _owner_count_locked(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
 
 
-def member_remove(*, organization: Organization, actor, actor_role: str, membership: Membership) -> None:
+def member_remove(
+    *, organization: Organization, actor, actor_role: str, membership: Membership
+) -> None:
     """Removes a member. Anyone may leave; removing others needs admin, removing an admin or an
     owner needs owner; the last owner can never be removed (403)."""
     leaving = actor is not None and membership.user_id == actor.pk
@@ -108,17 +137,25 @@ def member_remove(*, organization: Organization, actor, actor_role: str, members
         if current is None:
             raise NotFound("Member not found")
         if current.role == Role.OWNER and owners <= 1:
-            raise PermissionDenied("The last owner of an organization cannot be removed; transfer ownership or delete the organization")
+            raise PermissionDenied(
+                "The last owner of an organization cannot be removed; transfer ownership or delete the organization"
+            )
         current.delete()
         usage_event_record(
             organization=organization,
             type=UsageEventType.MEMBER,
             description=f"{'Left' if leaving else 'Removed'}: {membership.user.email}",
-            metadata={"action": "left" if leaving else "removed", "user_id": str(membership.user_id), **_actor_meta(actor)},
+            metadata={
+                "action": "left" if leaving else "removed",
+                "user_id": str(membership.user_id),
+                **_actor_meta(actor),
+            },
         )
 
 
-def member_role_change(*, organization: Organization, actor, actor_role: str, membership: Membership, role: str) -> Membership:
+def member_role_change(
+    *, organization: Organization, actor, actor_role: str, membership: Membership, role: str
+) -> Membership:
     """Admins may promote members to admin; granting owner, or changing an admin's or owner's
     role, needs owner; the last owner cannot be demoted (403)."""
     check_role(role=actor_role, required=Role.ADMIN)
@@ -132,7 +169,9 @@ def member_role_change(*, organization: Organization, actor, actor_role: str, me
         if current.role == role:
             return current
         if current.role == Role.OWNER and owners <= 1:
-            raise PermissionDenied("The last owner of an organization cannot be demoted; make someone else owner first")
+            raise PermissionDenied(
+                "The last owner of an organization cannot be demoted; make someone else owner first"
+            )
         previous = current.role
         current.role = role
         current.save(update_fields=["role", "updated_at"])
@@ -140,13 +179,21 @@ def member_role_change(*, organization: Organization, actor, actor_role: str, me
             organization=organization,
             type=UsageEventType.MEMBER,
             description=f"Role changed: {current.user.email} {previous} → {role}",
-            metadata={"action": "role_changed", "user_id": str(current.user_id), "from": previous, "to": role, **_actor_meta(actor)},
+            metadata={
+                "action": "role_changed",
+                "user_id": str(current.user_id),
+                "from": previous,
+                "to": role,
+                **_actor_meta(actor),
+            },
         )
     return current
 
 
 # --- invitations ------------------------------------------------------------------------------
-def invitation_create(*, organization: Organization, actor, actor_role: str, email: str, role: str) -> tuple[Invitation, str]:
+def invitation_create(
+    *, organization: Organization, actor, actor_role: str, email: str, role: str
+) -> tuple[Invitation, str]:
     """An invitation (7 days) and its token, emailed as a link; only the token's hash is kept.
 
     Inviting someone again replaces their pending invitation (the old link stops working).
@@ -155,11 +202,16 @@ def invitation_create(*, organization: Organization, actor, actor_role: str, ema
         check_role(role=actor_role, required=Role.OWNER)  # only owners make owners
     email = email.strip().lower()
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
-        raise Conflict("This user is already a member of the organization", details={"email": ["Already a member."]})
+        raise Conflict(
+            "This user is already a member of the organization",
+            details={"email": ["Already a member."]},
+        )
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
-        Invitation.objects.for_org(organization).filter(invitation_pending_q(now), email__iexact=email).update(revoked_at=now)
+        Invitation.objects.for_org(organization).filter(
+            invitation_pending_q(now), email__iexact=email
+        ).update(revoked_at=now)
         invitation = Invitation.objects.for_org(organization).create(
             organization=organization,
             email=email,
@@ -172,7 +224,13 @@ def invitation_create(*, organization: Organization, actor, actor_role: str, ema
             organization=organization,
             type=UsageEventType.MEMBER,
             description=f"Invited {email} as {role}",
-            metadata={"action": "invited", "invitation_id": str(invitation.pk), "email": email, "role": role, **_actor_meta(actor)},
+            metadata={
+                "action": "invited",
+                "invitation_id": str(invitation.pk),
+                "email": email,
+                "role": role,
+                **_actor_meta(actor),
+            },
         )
         from organizations.tasks import invitation_email_send_task
 
@@ -187,12 +245,18 @@ def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
         raise Conflict("This invitation has already been accepted")
     if invitation.revoked_at is None:
         with transaction.atomic():
-            Invitation.all_orgs.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+            Invitation.all_orgs.filter(pk=invitation.pk, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            )
             usage_event_record(
                 organization=invitation.organization,
                 type=UsageEventType.MEMBER,
                 description=f"Invitation of {invitation.email} revoked",
-                metadata={"action": "invitation_revoked", "invitation_id": str(invitation.pk), **_actor_meta(actor)},
+                metadata={
+                    "action": "invitation_revoked",
+                    "invitation_id": str(invitation.pk),
+                    **_actor_meta(actor),
+                },
             )
         invitation.refresh_from_db(fields=["revoked_at"])
     return invitation
@@ -221,17 +285,26 @@ def invitation_accept(*, token: str, user) -> Membership:
     try:
         with transaction.atomic():
             # Compare-and-set: of two concurrent accepts of one token, exactly one marks it used.
-            claimed = Invitation.all_orgs.filter(pk=invitation.pk).filter(invitation_pending_q(now)).update(
-                accepted_at=now, accepted_by=user
+            claimed = (
+                Invitation.all_orgs.filter(pk=invitation.pk)
+                .filter(invitation_pending_q(now))
+                .update(accepted_at=now, accepted_by=user)
             )
             if claimed != 1:
                 raise _invalid_token("This invitation has already been used.")
-            membership = Membership.objects.create(organization=invitation.organization, user=user, role=invitation.role, chosen_at=now)
+            membership = Membership.objects.create(
+                organization=invitation.organization, user=user, role=invitation.role, chosen_at=now
+            )
             usage_event_record(
                 organization=invitation.organization,
                 type=UsageEventType.MEMBER,
                 description=f"Joined: {user.email} as {invitation.role}",
-                metadata={"action": "joined", "invitation_id": str(invitation.pk), "user_id": str(user.pk), "role": invitation.role},
+                metadata={
+                    "action": "joined",
+                    "invitation_id": str(invitation.pk),
+                    "user_id": str(user.pk),
+                    "role": invitation.role,
+                },
             )
     except IntegrityError as exc:  # joined through another invitation at the same moment
         raise Conflict("You are already a member of this organization") from exc
@@ -286,5 +359,10 @@ def api_key_delete(*, api_key: ApiKey, actor=None) -> None:
             organization=api_key.organization,
             type=UsageEventType.API_KEY,
             description=f"API key deleted: {api_key.name}",
-            metadata={"action": "deleted", "api_key_id": str(api_key.pk), "key_preview": api_key.key_preview, **_actor_meta(actor)},
+            metadata={
+                "action": "deleted",
+                "api_key_id": str(api_key.pk),
+                "key_preview": api_key.key_preview,
+                **_actor_meta(actor),
+            },
         )

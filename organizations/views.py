@@ -50,7 +50,11 @@ def invitation_page(request, token: str):
     }
     if invitation is None:
         return render(request, "organizations/invitation.html", context, status=404)
-    if invitation.accepted_at is not None or invitation.revoked_at is not None or invitation.expires_at <= timezone.now():
+    if (
+        invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= timezone.now()
+    ):
         context["error"] = "This invitation is no longer valid (expired, revoked or already used)."
         return render(request, "organizations/invitation.html", context, status=400)
     if request.method == "POST" and user is not None:
@@ -59,11 +63,17 @@ def invitation_page(request, token: str):
         try:
             services.invitation_accept(token=token, user=user)
         except PixellError as exc:
-            context["error"] = (exc.details or {}).get("token", [exc.message])[0] if isinstance(exc.details, dict) else exc.message
+            context["error"] = (
+                (exc.details or {}).get("token", [exc.message])[0]
+                if isinstance(exc.details, dict)
+                else exc.message
+            )
             return render(request, "organizations/invitation.html", context, status=exc.status_code)
         context["accepted"] = True
     elif user is not None and invitation.email.lower() != user.email.lower():
-        context["error"] = f"This invitation was sent to {invitation.email}; you are signed in as {user.email}."
+        context["error"] = (
+            f"This invitation was sent to {invitation.email}; you are signed in as {user.email}."
+        )
     return render(request, "organizations/invitation.html", context)
 
 
@@ -73,8 +83,15 @@ def invitation_page(request, token: str):
 @dashboard_view(methods=["GET"])
 def overview_page(request, tenancy):
     organization = tenancy.organization
-    deployments, _ = deployment_selectors.deployment_list_for_organization(organization=organization, cursor=None, limit=OVERVIEW_DEPLOYMENTS)
-    activity, _ = paginate(usage_activity_queryset(organization=organization), cursor=None, limit=OVERVIEW_ACTIVITY, time_field="occurred_at")
+    deployments, _ = deployment_selectors.deployment_list_for_organization(
+        organization=organization, cursor=None, limit=OVERVIEW_DEPLOYMENTS
+    )
+    activity, _ = paginate(
+        usage_activity_queryset(organization=organization),
+        cursor=None,
+        limit=OVERVIEW_ACTIVITY,
+        time_field="occurred_at",
+    )
     context = {
         "balance": credits_balance_summary(organization=organization),
         "apps_count": agentapp_selectors.agent_app_list(organization=organization).count(),
@@ -86,8 +103,13 @@ def overview_page(request, tenancy):
 
 @dashboard_view(methods=["POST"])
 def switch_organization(request, tenancy):
-    data = parse_form(OrganizationSwitchInputSerializer, {"organization_id": request.POST.get("organization_id", "")})
-    membership = services.organization_switch(user=tenancy.user, organization_id=data["organization_id"])
+    data = parse_form(
+        OrganizationSwitchInputSerializer,
+        {"organization_id": request.POST.get("organization_id", "")},
+    )
+    membership = services.organization_switch(
+        user=tenancy.user, organization_id=data["organization_id"]
+    )
     messages.success(request, f"Switched to {membership.organization.name}.")
     # To the overview, not back: the page being left may show an object of the other organization.
     return HttpResponseRedirect("/dashboard/")
@@ -97,8 +119,17 @@ def switch_organization(request, tenancy):
 
 
 def _api_keys(request, tenancy, *, status=200, **extra):
-    keys = selectors.api_key_list(organization=tenancy.organization) if tenancy.at_least(Role.ADMIN) else None
-    return dashboard_render(request, "organizations/api_keys.html", {"api_keys": keys, "form_errors": {}, **extra}, status=status)
+    keys = (
+        selectors.api_key_list(organization=tenancy.organization)
+        if tenancy.at_least(Role.ADMIN)
+        else None
+    )
+    return dashboard_render(
+        request,
+        "organizations/api_keys.html",
+        {"api_keys": keys, "form_errors": {}, **extra},
+        status=status,
+    )
 
 
 @dashboard_view
@@ -109,10 +140,20 @@ def api_keys_page(request, tenancy):
         return _api_keys(request, tenancy)
     tenancy.require(Role.ADMIN)
     try:
-        data = parse_form(ApiKeyCreateInputSerializer, {"name": request.POST.get("name", "").strip()})
-        key, raw = services.api_key_create(organization=tenancy.organization, name=data["name"], actor=tenancy.user)
+        data = parse_form(
+            ApiKeyCreateInputSerializer, {"name": request.POST.get("name", "").strip()}
+        )
+        key, raw = services.api_key_create(
+            organization=tenancy.organization, name=data["name"], actor=tenancy.user
+        )
     except PixellError as exc:
-        return _api_keys(request, tenancy, status=exc.status_code, form_errors={"create": form_error(exc)}, form=request.POST)
+        return _api_keys(
+            request,
+            tenancy,
+            status=exc.status_code,
+            form_errors={"create": form_error(exc)},
+            form=request.POST,
+        )
     # Rendered, not redirected: the key is in this response only (never in the session or a cache).
     return _api_keys(request, tenancy, new_key=key, new_key_raw=raw, new_key_action="created")
 
@@ -128,7 +169,9 @@ def api_key_rotate(request, tenancy, key_id):
 def api_key_delete(request, tenancy, key_id):
     key = selectors.api_key_get(organization=tenancy.organization, key_id=key_id)
     services.api_key_delete(api_key=key, actor=tenancy.user)
-    messages.success(request, f"API key “{key.name}” ({key.key_preview}) deleted; it stops working at once.")
+    messages.success(
+        request, f"API key “{key.name}” ({key.key_preview}) deleted; it stops working at once."
+    )
     return HttpResponseRedirect("/dashboard/api-keys/")
 
 
@@ -153,13 +196,32 @@ def members_page(request, tenancy):
         return _members(request, tenancy)
     tenancy.require(Role.ADMIN)
     try:
-        data = parse_form(InvitationCreateInputSerializer, {"email": request.POST.get("email", "").strip(), "role": request.POST.get("role", Role.MEMBER)})
+        data = parse_form(
+            InvitationCreateInputSerializer,
+            {
+                "email": request.POST.get("email", "").strip(),
+                "role": request.POST.get("role", Role.MEMBER),
+            },
+        )
         invitation, _ = services.invitation_create(
-            organization=tenancy.organization, actor=tenancy.user, actor_role=tenancy.role, email=data["email"], role=data["role"]
+            organization=tenancy.organization,
+            actor=tenancy.user,
+            actor_role=tenancy.role,
+            email=data["email"],
+            role=data["role"],
         )
     except PixellError as exc:
-        return _members(request, tenancy, status=exc.status_code, form_errors={"invite": form_error(exc)}, form=request.POST)
-    messages.success(request, f"Invitation sent to {invitation.email} as {invitation.role}; the link works for 7 days.")
+        return _members(
+            request,
+            tenancy,
+            status=exc.status_code,
+            form_errors={"invite": form_error(exc)},
+            form=request.POST,
+        )
+    messages.success(
+        request,
+        f"Invitation sent to {invitation.email} as {invitation.role}; the link works for 7 days.",
+    )
     return HttpResponseRedirect("/dashboard/members/")
 
 
@@ -169,7 +231,11 @@ def member_role_change(request, tenancy, user_id):
     try:
         data = parse_form(MemberUpdateInputSerializer, {"role": request.POST.get("role", "")})
         membership = services.member_role_change(
-            organization=tenancy.organization, actor=tenancy.user, actor_role=tenancy.role, membership=membership, role=data["role"]
+            organization=tenancy.organization,
+            actor=tenancy.user,
+            actor_role=tenancy.role,
+            membership=membership,
+            role=data["role"],
         )
     except PixellError as exc:
         messages.error(request, exc.message)
@@ -184,7 +250,12 @@ def member_remove(request, tenancy, user_id):
     membership = selectors.membership_get(organization=tenancy.organization, user_id=user_id)
     leaving = membership.user_id == tenancy.user.pk
     try:
-        services.member_remove(organization=tenancy.organization, actor=tenancy.user, actor_role=tenancy.role, membership=membership)
+        services.member_remove(
+            organization=tenancy.organization,
+            actor=tenancy.user,
+            actor_role=tenancy.role,
+            membership=membership,
+        )
     except PixellError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect("/dashboard/members/")
@@ -197,13 +268,17 @@ def member_remove(request, tenancy, user_id):
 
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
 def invitation_revoke(request, tenancy, invitation_id):
-    invitation = selectors.invitation_get(organization=tenancy.organization, invitation_id=invitation_id)
+    invitation = selectors.invitation_get(
+        organization=tenancy.organization, invitation_id=invitation_id
+    )
     try:
         services.invitation_revoke(invitation=invitation, actor=tenancy.user)
     except PixellError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Invitation of {invitation.email} revoked; its link no longer works.")
+        messages.success(
+            request, f"Invitation of {invitation.email} revoked; its link no longer works."
+        )
     return HttpResponseRedirect("/dashboard/members/")
 
 
@@ -211,7 +286,11 @@ def invitation_revoke(request, tenancy, invitation_id):
 
 
 def _settings(request, tenancy, *, status=200, **extra):
-    context = {"signing_keys": agentapp_selectors.signing_key_list(organization=tenancy.organization), "form_errors": {}, **extra}
+    context = {
+        "signing_keys": agentapp_selectors.signing_key_list(organization=tenancy.organization),
+        "form_errors": {},
+        **extra,
+    }
     return dashboard_render(request, "organizations/settings.html", context, status=status)
 
 
@@ -223,11 +302,22 @@ def settings_page(request, tenancy):
     try:
         data = parse_form(
             OrganizationUpdateInputSerializer,
-            {"name": request.POST.get("name", "").strip(), "require_signed_packages": "true" if request.POST.get("require_signed_packages") else "false"},
+            {
+                "name": request.POST.get("name", "").strip(),
+                "require_signed_packages": "true"
+                if request.POST.get("require_signed_packages")
+                else "false",
+            },
         )
         services.organization_update(organization=tenancy.organization, actor=tenancy.user, **data)
     except PixellError as exc:
-        return _settings(request, tenancy, status=exc.status_code, form_errors={"general": form_error(exc)}, form=request.POST)
+        return _settings(
+            request,
+            tenancy,
+            status=exc.status_code,
+            form_errors={"general": form_error(exc)},
+            form=request.POST,
+        )
     messages.success(request, "Settings saved.")
     return HttpResponseRedirect("/dashboard/settings/")
 
@@ -235,10 +325,24 @@ def settings_page(request, tenancy):
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
 def signing_key_create(request, tenancy):
     try:
-        data = parse_form(SigningKeyInputSerializer, {"name": request.POST.get("name", "").strip(), "public_key": request.POST.get("public_key", "").strip()})
-        key = agentapp_services.signing_key_create(organization=tenancy.organization, actor=tenancy.user, **data)
+        data = parse_form(
+            SigningKeyInputSerializer,
+            {
+                "name": request.POST.get("name", "").strip(),
+                "public_key": request.POST.get("public_key", "").strip(),
+            },
+        )
+        key = agentapp_services.signing_key_create(
+            organization=tenancy.organization, actor=tenancy.user, **data
+        )
     except PixellError as exc:
-        return _settings(request, tenancy, status=exc.status_code, form_errors={"signing_key": form_error(exc)}, key_form=request.POST)
+        return _settings(
+            request,
+            tenancy,
+            status=exc.status_code,
+            form_errors={"signing_key": form_error(exc)},
+            key_form=request.POST,
+        )
     messages.success(request, f"Signing key “{key.name}” added ({key.fingerprint[:16]}…).")
     return HttpResponseRedirect("/dashboard/settings/#signing-keys")
 
@@ -255,8 +359,13 @@ def signing_key_delete(request, tenancy, key_id):
 def organization_delete(request, tenancy):
     organization = tenancy.organization
     if request.POST.get("confirm_name", "").strip() != organization.name:
-        error = ValidationError("Type the organization's name to confirm", details={"confirm_name": [f"Type “{organization.name}” exactly."]})
+        error = ValidationError(
+            "Type the organization's name to confirm",
+            details={"confirm_name": [f"Type “{organization.name}” exactly."]},
+        )
         return _settings(request, tenancy, status=400, form_errors={"delete": form_error(error)})
     services.organization_delete(organization=organization, actor=tenancy.user)
-    messages.success(request, f"Organization “{organization.name}” and everything in it were deleted.")
+    messages.success(
+        request, f"Organization “{organization.name}” and everything in it were deleted."
+    )
     return HttpResponseRedirect("/dashboard/")

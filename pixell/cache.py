@@ -31,7 +31,9 @@ class PixellRedisCacheClient(RedisCacheClient):
         index = self._get_connection_pool_index(write)
         client = self._clients.get(index)
         if client is None:
-            client = self._clients[index] = self._client(connection_pool=self._get_connection_pool(write))
+            client = self._clients[index] = self._client(
+                connection_pool=self._get_connection_pool(write)
+            )
         return client
 
     def incr(self, key, delta):
@@ -62,10 +64,14 @@ class PixellRedisCache(RedisCache):
         results = pipe.execute()
         split = 2 * len(increments)
         loads = self._cache._serializer.loads
-        return results[:split:2], [None if value is None else loads(value) for value in results[split:]]
+        return results[:split:2], [
+            None if value is None else loads(value) for value in results[split:]
+        ]
 
 
-def counters_hit(increments: list[tuple[str, int]], reads: list[str] = ()) -> tuple[list[int], list]:
+def counters_hit(
+    increments: list[tuple[str, int]], reads: list[str] = ()
+) -> tuple[list[int], list]:
     """Increment counters and read keys of the default cache, in one round trip on Redis.
 
     ``increments`` are (key, ttl seconds): a counter starts at 1 with that TTL and keeps it while it

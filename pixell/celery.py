@@ -17,10 +17,25 @@ app.autodiscover_tasks()
 # Every periodic job of the product, in one place. Apps register their entries here.
 app.conf.beat_schedule = {}
 # Usage: API-call counters (cache) into daily rollups; expired export files removed.
-app.conf.beat_schedule["usage-rollup-flush"] = {"task": "usage.tasks.usage_rollup_flush_task", "schedule": 60.0}
-app.conf.beat_schedule["usage-exports-purge"] = {"task": "usage.tasks.usage_exports_purge_task", "schedule": 3600.0}
+app.conf.beat_schedule["usage-rollup-flush"] = {
+    "task": "usage.tasks.usage_rollup_flush_task",
+    "schedule": 60.0,
+}
+app.conf.beat_schedule["usage-exports-purge"] = {
+    "task": "usage.tasks.usage_exports_purge_task",
+    "schedule": 3600.0,
+}
 # Deployments: the queue of record is the table; this sweep recovers stuck jobs and drains queued
 # ones whose message was lost. Webhook deliveries: resend due ones whose countdown message was lost.
-app.conf.beat_schedule["deployments-sweep"] = {"task": "deployments.tasks.deployments_sweep_task", "schedule": 10.0}
-app.conf.beat_schedule["webhook-deliveries-sweep"] = {"task": "deployments.tasks.webhook_deliveries_sweep_task", "schedule": 30.0}
-app.conf.beat_schedule["deployments-housekeeping"] = {"task": "deployments.tasks.deployments_housekeeping_task", "schedule": 3600.0}
+app.conf.beat_schedule["deployments-sweep"] = {
+    "task": "deployments.tasks.deployments_sweep_task",
+    "schedule": 10.0,
+}
+app.conf.beat_schedule["webhook-deliveries-sweep"] = {
+    "task": "deployments.tasks.webhook_deliveries_sweep_task",
+    "schedule": 30.0,
+}
+app.conf.beat_schedule["deployments-housekeeping"] = {
+    "task": "deployments.tasks.deployments_housekeeping_task",
+    "schedule": 3600.0,
+}

@@ -36,7 +36,13 @@ def _multi_fernet(masters: tuple[str, ...], purpose: str) -> MultiFernet:
     info = f"pixell.{purpose}.v1".encode()
     return MultiFernet(
         [
-            Fernet(base64.urlsafe_b64encode(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master.encode())))
+            Fernet(
+                base64.urlsafe_b64encode(
+                    HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+                        master.encode()
+                    )
+                )
+            )
             for master in masters
         ]
     )
@@ -51,4 +57,6 @@ def decrypt(token: str, *, purpose: str) -> str:
     try:
         return _multi_fernet(_masters(), purpose).decrypt(token.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeEncodeError) as exc:
-        raise DecryptionError(f"cannot decrypt the stored {purpose}: was PIXELL_SECRETS_KEY changed?") from exc
+        raise DecryptionError(
+            f"cannot decrypt the stored {purpose}: was PIXELL_SECRETS_KEY changed?"
+        ) from exc

@@ -23,7 +23,8 @@ if not DEBUG and SECRET_KEY == _DEV_SECRET:
     raise ImproperlyConfigured("The development SECRET_KEY cannot be used with DEBUG off.")
 
 ALLOWED_HOSTS = env.get_list(
-    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else ["localhost", "127.0.0.1"]
+    "ALLOWED_HOSTS",
+    ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else ["localhost", "127.0.0.1"],
 )
 
 PIXELL_HTTPS = env.get_bool("PIXELL_HTTPS", not DEBUG)
@@ -92,7 +93,9 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env.get_str("DATABASE_URL", f"sqlite:///{PIXELL_DATA_DIR / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -102,9 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-DATABASES["default"]["TEST"] = {"NAME": env.get_str("PIXELL_TEST_DATABASE_NAME")} if env.get_str(
-    "PIXELL_TEST_DATABASE_NAME"
-) else {}
+DATABASES["default"]["TEST"] = (
+    {"NAME": env.get_str("PIXELL_TEST_DATABASE_NAME")}
+    if env.get_str("PIXELL_TEST_DATABASE_NAME")
+    else {}
+)
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -133,7 +138,9 @@ AWS_S3_REGION_NAME = env.get_str("AWS_S3_REGION_NAME", "us-east-1")
 def _s3_transfer_config():
     from boto3.s3.transfer import TransferConfig
 
-    config = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=2)
+    config = TransferConfig(
+        multipart_threshold=8 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=2
+    )
     # 5 MiB parts (S3's minimum), 2 sent at a time, at most 2 held in memory: s3transfer reads up
     # to 10 parts ahead by default, which grew a 100 MiB upload's peak RSS by 70-90 MiB with 8 MiB
     # parts; this keeps it under 20 MiB (benchmarks/package_upload.py --storage s3).
@@ -162,7 +169,10 @@ if AWS_STORAGE_BUCKET_NAME:
         },
     }
 else:
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}}
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    }
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -213,7 +223,10 @@ X_FRAME_OPTIONS = "DENY"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
@@ -230,7 +243,9 @@ EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", "Pixell Agent Cloud <noreply@localhost>")
 
 # --- Product settings (CONTRACT §1) ----------------------------------------------------------
-PIXELL_EMAIL_VERIFICATION = env.get_choice("PIXELL_EMAIL_VERIFICATION", "mandatory", ("mandatory", "optional", "none"))
+PIXELL_EMAIL_VERIFICATION = env.get_choice(
+    "PIXELL_EMAIL_VERIFICATION", "mandatory", ("mandatory", "optional", "none")
+)
 PIXELL_SIGNUP_CREDITS = env.get_int("PIXELL_SIGNUP_CREDITS", 100)
 PIXELL_RATE_LIMIT_AUTHENTICATED = env.get_rate("PIXELL_RATE_LIMIT_AUTHENTICATED", "1000/h")
 PIXELL_RATE_LIMIT_ANONYMOUS = env.get_rate("PIXELL_RATE_LIMIT_ANONYMOUS", "100/h")
@@ -256,7 +271,9 @@ PIXELL_CREDIT_CURRENCY = "usd"
 # --- Deployments (CONTRACT §5) ---------------------------------------------------------------
 # A processing job whose heartbeat is older than this was abandoned (killed worker): it is taken
 # up again while it has attempts left, else failed and refunded.
-PIXELL_DEPLOYMENT_HEARTBEAT_TIMEOUT_SECONDS = env.get_int("PIXELL_DEPLOYMENT_HEARTBEAT_TIMEOUT_SECONDS", 300)
+PIXELL_DEPLOYMENT_HEARTBEAT_TIMEOUT_SECONDS = env.get_int(
+    "PIXELL_DEPLOYMENT_HEARTBEAT_TIMEOUT_SECONDS", 300
+)
 PIXELL_DEPLOYMENT_MAX_ATTEMPTS = env.get_int("PIXELL_DEPLOYMENT_MAX_ATTEMPTS", 3)
 # How long notify_runtime waits for the runtime to report the deployment healthy.
 PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS = env.get_int("PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS", 120)
@@ -294,7 +311,13 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
-REST_AUTH = {"USE_JWT": True, "TOKEN_MODEL": None, "SESSION_LOGIN": False, "JWT_AUTH_COOKIE": AUTH_COOKIE_NAME, "JWT_AUTH_HTTPONLY": True}
+REST_AUTH = {
+    "USE_JWT": True,
+    "TOKEN_MODEL": None,
+    "SESSION_LOGIN": False,
+    "JWT_AUTH_COOKIE": AUTH_COOKIE_NAME,
+    "JWT_AUTH_HTTPONLY": True,
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pixell Agent Cloud API",
     "DESCRIPTION": "Upload, deploy and bill AI-agent packages. See README.md and shared CONTRACT.",

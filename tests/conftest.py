@@ -47,12 +47,16 @@ def org(owner):
 
 @pytest.fixture
 def admin_user(org):
-    return MembershipFactory(organization=org, role=Role.ADMIN, user=UserFactory(email="admin@example.com")).user
+    return MembershipFactory(
+        organization=org, role=Role.ADMIN, user=UserFactory(email="admin@example.com")
+    ).user
 
 
 @pytest.fixture
 def member_user(org):
-    return MembershipFactory(organization=org, role=Role.MEMBER, user=UserFactory(email="member@example.com")).user
+    return MembershipFactory(
+        organization=org, role=Role.MEMBER, user=UserFactory(email="member@example.com")
+    ).user
 
 
 @pytest.fixture
@@ -104,4 +108,9 @@ def anon_client():
 
 @pytest.fixture
 def role_clients(owner_client, admin_client, member_client, api_key_client):
-    return {"owner": owner_client, "admin": admin_client, "member": member_client, "api_key": api_key_client}
+    return {
+        "owner": owner_client,
+        "admin": admin_client,
+        "member": member_client,
+        "api_key": api_key_client,
+    }

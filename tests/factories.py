@@ -53,7 +53,12 @@ _counter = iter(range(1, 10**9))
 def AgentAppFactory(*, organization, is_public: bool = False, name: str | None = None):
     from agentapps.services import agent_app_create
 
-    return agent_app_create(organization=organization, actor=None, name=name or f"app-{next(_counter)}", is_public=is_public)
+    return agent_app_create(
+        organization=organization,
+        actor=None,
+        name=name or f"app-{next(_counter)}",
+        is_public=is_public,
+    )
 
 
 def PackageFactory(*, organization, agent_app, version: str | None = None):
@@ -61,10 +66,17 @@ def PackageFactory(*, organization, agent_app, version: str | None = None):
     from tests.agentapps.packages import apkg_bytes, upload
 
     version = version or f"1.0.{next(_counter)}"
-    return package_upload(organization=organization, agent_app=agent_app, actor=None, upload=upload(apkg_bytes(version)))
+    return package_upload(
+        organization=organization,
+        agent_app=agent_app,
+        actor=None,
+        upload=upload(apkg_bytes(version)),
+    )
 
 
-def AppSecretFactory(*, organization, agent_app, key: str = "API_TOKEN", value: str = "s3cret-value"):
+def AppSecretFactory(
+    *, organization, agent_app, key: str = "API_TOKEN", value: str = "s3cret-value"
+):
     from agentapps.models import AppSecret
     from agentapps.services import app_secret_set
 
@@ -77,14 +89,18 @@ def SigningKeyFactory(*, organization, name: str | None = None):
     from tests.agentapps.packages import ed25519_keypair
 
     _, pem, _ = ed25519_keypair()
-    return signing_key_create(organization=organization, actor=None, name=name or f"key-{next(_counter)}", public_key=pem)
+    return signing_key_create(
+        organization=organization, actor=None, name=name or f"key-{next(_counter)}", public_key=pem
+    )
 
 
 # A public address literal: the SSRF guard accepts it without a DNS lookup (no network in tests).
 def WebhookFactory(*, organization, agent_app, url: str = "https://93.184.216.34/pixell"):
     from deployments.services import webhook_create
 
-    webhook, _secret = webhook_create(organization=organization, agent_app=agent_app, url=url, events=["deployment.completed"])
+    webhook, _secret = webhook_create(
+        organization=organization, agent_app=agent_app, url=url, events=["deployment.completed"]
+    )
     return webhook
 
 
@@ -111,5 +127,9 @@ def WebhookDeliveryFactory(*, organization, webhook):
     from deployments.models import WebhookDelivery
 
     return WebhookDelivery.objects.for_org(organization).create(
-        organization=organization, webhook=webhook, event="ping", message_id=f"msg_{next(_counter)}", body="{}"
+        organization=organization,
+        webhook=webhook,
+        event="ping",
+        message_id=f"msg_{next(_counter)}",
+        body="{}",
     )

@@ -36,7 +36,11 @@ def _client(endpoint: str):
     import boto3
 
     return boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name=REGION,
     )
 
 
@@ -46,7 +50,11 @@ class S3Bucket:
     name: str
 
     def keys(self, prefix: str = "") -> list[str]:
-        pages = _client(self.endpoint).get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
+        pages = (
+            _client(self.endpoint)
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.name, Prefix=prefix)
+        )
         return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
     def get(self, key: str) -> bytes:
@@ -95,7 +103,10 @@ def s3_storage_setting(*, endpoint: str, bucket: str) -> dict:
 def s3_storage(moto_s3_endpoint, settings):
     bucket = f"pixell-test-{uuid.uuid4().hex[:12]}"
     _client(moto_s3_endpoint).create_bucket(Bucket=bucket)
-    settings.STORAGES = {**settings.STORAGES, "default": s3_storage_setting(endpoint=moto_s3_endpoint, bucket=bucket)}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": s3_storage_setting(endpoint=moto_s3_endpoint, bucket=bucket),
+    }
     reset_default_storage()
     yield S3Bucket(endpoint=moto_s3_endpoint, name=bucket)
     reset_default_storage()
@@ -108,7 +119,10 @@ def local_storage(settings, tmp_path):
     settings.MEDIA_ROOT = str(root)
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root)},
+        },
     }
     reset_default_storage()
     yield root

@@ -13,9 +13,11 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("PIXELL_DATA_DIR", tempfile.mkdtemp(prefix="pixell-test-"))
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 
-from pixell.settings import *  # noqa: E402,F403
+from pixell.settings import *  # noqa: F403
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests; production keeps PBKDF2
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher"
+]  # fast tests; production keeps PBKDF2
 
 # WhiteNoise scans STATIC_ROOT at start-up and warns on every request handler build when it is
 # missing; tests serve static files through the finders, so an empty folder is all it needs.

@@ -43,7 +43,18 @@ class ApiCallDailyAdmin(ReadOnlyModelAdmin):
 
 @admin.register(UsageExport)
 class UsageExportAdmin(ReadOnlyModelAdmin):
-    list_display = ("created_at", "organization", "requested_by", "format", "start_date", "end_date", "rows", "size", "expires_at", "deleted_at")
+    list_display = (
+        "created_at",
+        "organization",
+        "requested_by",
+        "format",
+        "start_date",
+        "end_date",
+        "rows",
+        "size",
+        "expires_at",
+        "deleted_at",
+    )
     list_filter = ("format",)
     search_fields = ("organization__id", "organization__name", "requested_by__email")
     list_select_related = ("organization", "requested_by")

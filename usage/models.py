@@ -37,7 +37,9 @@ class UsageEvent(OrgScopedModel):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["reference"], condition=models.Q(reference__isnull=False), name="usage_event_reference_unique"
+                fields=["reference"],
+                condition=models.Q(reference__isnull=False),
+                name="usage_event_reference_unique",
             )
         ]
 
@@ -60,7 +62,11 @@ class UsageDaily(OrgScopedModel):
     credits = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "day", "type"], name="usage_daily_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "day", "type"], name="usage_daily_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.day} {self.type}: {self.events}"
@@ -78,7 +84,9 @@ class ApiCallDaily(OrgScopedModel):
     count = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "day"], name="api_call_daily_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "day"], name="api_call_daily_unique")
+        ]
         indexes = [models.Index(fields=["day"])]
 
     def __str__(self) -> str:
@@ -93,7 +101,9 @@ class ExportFormat(models.TextChoices):
 class UsageExport(OrgScopedModel):
     """A generated export file: who asked for which range, where it is, until when its link works."""
 
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     format = models.CharField(max_length=4, choices=ExportFormat.choices)
     start_date = models.DateField()
     end_date = models.DateField()

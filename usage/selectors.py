@@ -37,17 +37,26 @@ def usage_metrics(*, organization, days: int = 30, today: date | None = None) ->
     current, previous = Q(day__gte=first), Q(day__lt=first)
     invocations = Q(type=UsageEventType.INVOCATION)
     uploads = Q(type=UsageEventType.PACKAGE_UPLOAD)
-    sums = UsageDaily.objects.for_org(organization).filter(day__gte=prev_first, day__lte=last).aggregate(
-        # Aliases must not shadow the summed columns' names.
-        n_invocations=Coalesce(Sum("value", filter=invocations & current), 0),
-        n_invocations_prev=Coalesce(Sum("value", filter=invocations & previous), 0),
-        n_packages=Coalesce(Sum("events", filter=uploads & current), 0),
-        n_packages_prev=Coalesce(Sum("events", filter=uploads & previous), 0),
-        n_credits=Coalesce(Sum("credits", filter=current), 0),
-        n_credits_prev=Coalesce(Sum("credits", filter=previous), 0),
+    sums = (
+        UsageDaily.objects.for_org(organization)
+        .filter(day__gte=prev_first, day__lte=last)
+        .aggregate(
+            # Aliases must not shadow the summed columns' names.
+            n_invocations=Coalesce(Sum("value", filter=invocations & current), 0),
+            n_invocations_prev=Coalesce(Sum("value", filter=invocations & previous), 0),
+            n_packages=Coalesce(Sum("events", filter=uploads & current), 0),
+            n_packages_prev=Coalesce(Sum("events", filter=uploads & previous), 0),
+            n_credits=Coalesce(Sum("credits", filter=current), 0),
+            n_credits_prev=Coalesce(Sum("credits", filter=previous), 0),
+        )
     )
-    calls = ApiCallDaily.objects.for_org(organization).filter(day__gte=prev_first, day__lte=last).aggregate(
-        current=Coalesce(Sum("count", filter=current), 0), previous=Coalesce(Sum("count", filter=previous), 0)
+    calls = (
+        ApiCallDaily.objects.for_org(organization)
+        .filter(day__gte=prev_first, day__lte=last)
+        .aggregate(
+            current=Coalesce(Sum("count", filter=current), 0),
+            previous=Coalesce(Sum("count", filter=previous), 0),
+        )
     )
     # Requests counted since the last flush are still in the cache (counters live a few days).
     recent = [last - timedelta(days=i) for i in range(min(2 * days, API_CALL_COUNTER_DAYS + 1))]
@@ -95,7 +104,9 @@ def usage_chart(*, organization, days: int = 30, today: date | None = None) -> l
 
 
 def usage_activity_queryset(*, organization):
-    return UsageEvent.objects.for_org(organization).only("id", "type", "description", "value", "occurred_at")
+    return UsageEvent.objects.for_org(organization).only(
+        "id", "type", "description", "value", "occurred_at"
+    )
 
 
 def usage_export_download_url(*, export: UsageExport) -> str:
@@ -114,7 +125,9 @@ def usage_export_for_token(*, token: str) -> UsageExport | None:
         export_id = signing.loads(token, salt=_EXPORT_SALT)
     except signing.BadSignature:
         return None
-    return UsageExport.all_orgs.filter(pk=export_id, expires_at__gt=timezone.now(), deleted_at__isnull=True).first()
+    return UsageExport.all_orgs.filter(
+        pk=export_id, expires_at__gt=timezone.now(), deleted_at__isnull=True
+    ).first()
 
 
 def _storage_is_s3() -> bool:

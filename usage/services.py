@@ -74,25 +74,44 @@ def usage_event_record(
             if reference is None:
                 raise
             return UsageEvent.all_orgs.get(reference=reference)
-        _rollup_add(organization_id=organization.pk, day=utc_day(occurred_at), type=type, value=value or 0, credits=credits)
+        _rollup_add(
+            organization_id=organization.pk,
+            day=utc_day(occurred_at),
+            type=type,
+            value=value or 0,
+            credits=credits,
+        )
     return event
 
 
 def _rollup_add(*, organization_id, day: date, type: str, value: int, credits: int) -> None:
     # F() increments: concurrent events of the same day add up instead of overwriting each other.
-    increments = {"events": F("events") + 1, "value": F("value") + value, "credits": F("credits") + credits}
+    increments = {
+        "events": F("events") + 1,
+        "value": F("value") + value,
+        "credits": F("credits") + credits,
+    }
     row = UsageDaily.all_orgs.filter(organization_id=organization_id, day=day, type=type)
     if row.update(**increments):
         return
     try:
         with transaction.atomic():
-            UsageDaily.all_orgs.create(organization_id=organization_id, day=day, type=type, events=1, value=value, credits=credits)
+            UsageDaily.all_orgs.create(
+                organization_id=organization_id,
+                day=day,
+                type=type,
+                events=1,
+                value=value,
+                credits=credits,
+            )
     except IntegrityError:
         # A concurrent first event of the day created the row between our update and insert.
         row.update(**increments)
 
 
-def usage_rollup_rebuild(*, organization, start: date | None = None, end: date | None = None) -> int:
+def usage_rollup_rebuild(
+    *, organization, start: date | None = None, end: date | None = None
+) -> int:
     """Recompute the daily rollups of ``organization`` from its events (inclusive UTC days).
 
     For events written in bulk without ``usage_event_record`` (seed_usage) and for repair.
@@ -115,7 +134,14 @@ def usage_rollup_rebuild(*, organization, start: date | None = None, end: date |
     with transaction.atomic():
         rollups.delete()
         rows = [
-            UsageDaily(organization=organization, day=g["day"], type=g["type"], events=g["n"], value=g["v"], credits=g["c"])
+            UsageDaily(
+                organization=organization,
+                day=g["day"],
+                type=g["type"],
+                events=g["n"],
+                value=g["v"],
+                credits=g["c"],
+            )
             for g in grouped
         ]
         UsageDaily.all_orgs.bulk_create(rows, batch_size=1000)
@@ -162,7 +188,9 @@ def usage_rollup_flush(*, days_back: int = API_CALL_COUNTER_DAYS) -> int:
     """
     since = utc_day(timezone.now()) - timedelta(days=days_back)
     moved = 0
-    pending = list(ApiCallDaily.all_orgs.filter(day__gte=since).values_list("pk", "organization_id", "day"))
+    pending = list(
+        ApiCallDaily.all_orgs.filter(day__gte=since).values_list("pk", "organization_id", "day")
+    )
     keys = {api_call_counter_key(org_id, day): pk for pk, org_id, day in pending}
     for key, value in cache.get_many(list(keys)).items():
         if not value:
@@ -183,7 +211,16 @@ def api_calls_unflushed(*, organization_id, days: list[date]) -> dict[date, int]
 
 # --- Export -----------------------------------------------------------------------------------
 
-EXPORT_COLUMNS = ["id", "occurred_at", "type", "description", "value", "credits", "agent_app_id", "metadata"]
+EXPORT_COLUMNS = [
+    "id",
+    "occurred_at",
+    "type",
+    "description",
+    "value",
+    "credits",
+    "agent_app_id",
+    "metadata",
+]
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -193,19 +230,21 @@ def _csv_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
 
 
-def usage_export_create(*, organization, actor, format: str, start_date: date, end_date: date) -> UsageExport:
+def usage_export_create(
+    *, organization, actor, format: str, start_date: date, end_date: date
+) -> UsageExport:
     """Write every usage event of the inclusive UTC date range to a file in storage.
 
     Streams: rows come from a database cursor in chunks into a temporary file, which storage then
     copies (multipart on S3), so memory stays flat however many events there are.
     """
-    rows = UsageEvent.objects.for_org(organization).filter(occurred_at__gte=utc_midnight(start_date))
+    rows = UsageEvent.objects.for_org(organization).filter(
+        occurred_at__gte=utc_midnight(start_date)
+    )
     if end_date < date.max:  # the day after date.max does not exist: no upper bound then
         rows = rows.filter(occurred_at__lt=utc_midnight(end_date + timedelta(days=1)))
-    rows = (
-        rows
-        .order_by("occurred_at", "id")
-        .values_list("id", "occurred_at", "type", "description", "value", "credits", "agent_app_id", "metadata")
+    rows = rows.order_by("occurred_at", "id").values_list(
+        "id", "occurred_at", "type", "description", "value", "credits", "agent_app_id", "metadata"
     )
     export_id = uuid.uuid4()
     key = f"exports/{organization.pk}/{export_id}.{format}"
@@ -215,7 +254,9 @@ def usage_export_create(*, organization, actor, format: str, start_date: date, e
         if format == "csv":
             writer = csv.writer(text)
             writer.writerow(EXPORT_COLUMNS)
-            for id_, at, type_, description, value, credits, app_id, metadata in rows.iterator(chunk_size=EXPORT_CHUNK_ROWS):
+            for id_, at, type_, description, value, credits, app_id, metadata in rows.iterator(
+                chunk_size=EXPORT_CHUNK_ROWS
+            ):
                 writer.writerow(
                     [
                         id_,
@@ -231,7 +272,9 @@ def usage_export_create(*, organization, actor, format: str, start_date: date, e
                 count += 1
         else:
             text.write('{"events": [')
-            for id_, at, type_, description, value, credits, app_id, metadata in rows.iterator(chunk_size=EXPORT_CHUNK_ROWS):
+            for id_, at, type_, description, value, credits, app_id, metadata in rows.iterator(
+                chunk_size=EXPORT_CHUNK_ROWS
+            ):
                 item = {
                     "id": str(id_),
                     "occurred_at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
@@ -242,7 +285,9 @@ def usage_export_create(*, organization, actor, format: str, start_date: date, e
                     "agent_app_id": str(app_id) if app_id else None,
                     "metadata": metadata,
                 }
-                text.write(("\n" if count == 0 else ",\n") + json.dumps(item, separators=(",", ":")))
+                text.write(
+                    ("\n" if count == 0 else ",\n") + json.dumps(item, separators=(",", ":"))
+                )
                 count += 1
             text.write("\n]}\n")
         text.flush()
@@ -271,8 +316,12 @@ def usage_exports_purge(*, now: datetime | None = None) -> int:
     """Delete the files of expired exports (their links no longer work). Safe to run twice."""
     now = now or timezone.now()
     purged = 0
-    for export in UsageExport.all_orgs.filter(expires_at__lte=now, deleted_at__isnull=True).iterator():
+    for export in UsageExport.all_orgs.filter(
+        expires_at__lte=now, deleted_at__isnull=True
+    ).iterator():
         default_storage.delete(export.storage_key)
         # Compare-and-set: a concurrent purge counts the file once.
-        purged += UsageExport.all_orgs.filter(pk=export.pk, deleted_at__isnull=True).update(deleted_at=now)
+        purged += UsageExport.all_orgs.filter(pk=export.pk, deleted_at__isnull=True).update(
+            deleted_at=now
+        )
     return purged

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
-from django.views.decorators.cache import never_cache
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from organizations.models import Role
@@ -31,7 +31,12 @@ def export_download(request, token: str):
         raise Http404("This export link is invalid or has expired")
     content_type = "text/csv" if export.format == "csv" else "application/json"
     filename = f"usage-{export.start_date}-{export.end_date}.{export.format}"
-    return FileResponse(default_storage.open(export.storage_key, "rb"), as_attachment=True, filename=filename, content_type=content_type)
+    return FileResponse(
+        default_storage.open(export.storage_key, "rb"),
+        as_attachment=True,
+        filename=filename,
+        content_type=content_type,
+    )
 
 
 # --- dashboard --------------------------------------------------------------------------------------
@@ -84,7 +89,10 @@ def _days(request) -> int:
     except ValueError:
         days = 0
     if not 1 <= days <= MAX_DAYS:
-        raise ValidationError(f"days must be between 1 and {MAX_DAYS}", details={"days": [f"Must be between 1 and {MAX_DAYS}."]})
+        raise ValidationError(
+            f"days must be between 1 and {MAX_DAYS}",
+            details={"days": [f"Must be between 1 and {MAX_DAYS}."]},
+        )
     return days
 
 
@@ -98,10 +106,18 @@ def usage_page(request, tenancy):
         try:
             data = parse_form(
                 ExportInputSerializer,
-                {"format": request.POST.get("format", ""), "startDate": request.POST.get("startDate", ""), "endDate": request.POST.get("endDate", "")},
+                {
+                    "format": request.POST.get("format", ""),
+                    "startDate": request.POST.get("startDate", ""),
+                    "endDate": request.POST.get("endDate", ""),
+                },
             )
             export = services.usage_export_create(
-                organization=organization, actor=tenancy.user, format=data["format"], start_date=data["startDate"], end_date=data["endDate"]
+                organization=organization,
+                actor=tenancy.user,
+                format=data["format"],
+                start_date=data["startDate"],
+                end_date=data["endDate"],
             )
         except PixellError as exc:
             extra["form_errors"], status = {"export": form_error(exc)}, exc.status_code
@@ -110,7 +126,10 @@ def usage_page(request, tenancy):
             extra["export_url"] = selectors.usage_export_download_url(export=export)
     chart = selectors.usage_chart(organization=organization, days=days)
     activity, next_cursor = paginate(
-        selectors.usage_activity_queryset(organization=organization), cursor=request.GET.get("cursor"), limit=ACTIVITY_PAGE, time_field="occurred_at"
+        selectors.usage_activity_queryset(organization=organization),
+        cursor=request.GET.get("cursor"),
+        limit=ACTIVITY_PAGE,
+        time_field="occurred_at",
     )
     today = services.utc_day(timezone.now())
     context = {
@@ -122,7 +141,10 @@ def usage_page(request, tenancy):
         "activity": activity,
         "next_cursor": next_cursor,
         "first_page": not request.GET.get("cursor"),
-        "export_defaults": {"startDate": (today - timedelta(days=days - 1)).isoformat(), "endDate": today.isoformat()},
+        "export_defaults": {
+            "startDate": (today - timedelta(days=days - 1)).isoformat(),
+            "endDate": today.isoformat(),
+        },
         "form": request.POST if request.method == "POST" else {},
         "form_errors": {},
         **extra,

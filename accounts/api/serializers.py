@@ -8,7 +8,9 @@ from pixell.api.schema import MessageSerializer  # noqa: F401 - re-exported for 
 class SignupInputSerializer(serializers.Serializer):
     email = StrictEmailField(max_length=254)
     password = StrictCharField(max_length=128, trim_whitespace=False)
-    organizationName = StrictCharField(max_length=100, required=False, allow_blank=True, allow_null=True)
+    organizationName = StrictCharField(
+        max_length=100, required=False, allow_blank=True, allow_null=True
+    )
 
 
 class LoginInputSerializer(serializers.Serializer):

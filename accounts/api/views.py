@@ -30,11 +30,18 @@ def _parse(serializer_class, request):
 def _set_auth_cookies(response, session: dict) -> None:
     # rememberMe false: no max_age, so the browser drops the cookie when it closes.
     max_age = settings.REMEMBER_ME_SECONDS if session["remember"] else None
-    common = {"max_age": max_age, "httponly": True, "samesite": "Lax", "secure": settings.PIXELL_HTTPS}
+    common = {
+        "max_age": max_age,
+        "httponly": True,
+        "samesite": "Lax",
+        "secure": settings.PIXELL_HTTPS,
+    }
     response.set_cookie(settings.AUTH_COOKIE_NAME, session["access_token"], path="/", **common)
     # The access token lives an hour; the refresh cookie lets a browser session outlive it
     # through POST /api/auth/refresh without exposing the refresh token to scripts.
-    response.set_cookie(REFRESH_COOKIE_NAME, session["refresh_token"], path=REFRESH_COOKIE_PATH, **common)
+    response.set_cookie(
+        REFRESH_COOKIE_NAME, session["refresh_token"], path=REFRESH_COOKIE_PATH, **common
+    )
 
 
 def _clear_auth_cookies(response) -> None:
@@ -52,42 +59,66 @@ class PublicAPIView(APIView):
 
 
 class SignupView(PublicAPIView):
-    @extend_schema(request=s.SignupInputSerializer, responses={201: s.SignupOutputSerializer, **errors(400, 409, 429)})
+    @extend_schema(
+        request=s.SignupInputSerializer,
+        responses={201: s.SignupOutputSerializer, **errors(400, 409, 429)},
+    )
     def post(self, request):
         data = _parse(s.SignupInputSerializer, request)
-        user = services.user_signup(email=data["email"], password=data["password"], organization_name=data.get("organizationName"))
+        user = services.user_signup(
+            email=data["email"],
+            password=data["password"],
+            organization_name=data.get("organizationName"),
+        )
         message = (
             "Account created successfully"
             if settings.PIXELL_EMAIL_VERIFICATION == "none"
             else "Please check your email to verify your account"
         )
-        return Response(s.SignupOutputSerializer({"message": message, "user": user}).data, status=201)
+        return Response(
+            s.SignupOutputSerializer({"message": message, "user": user}).data, status=201
+        )
 
 
 class VerifyEmailView(PublicAPIView):
-    @extend_schema(request=s.KeyInputSerializer, responses={200: s.SignupOutputSerializer, **errors(400)})
+    @extend_schema(
+        request=s.KeyInputSerializer, responses={200: s.SignupOutputSerializer, **errors(400)}
+    )
     def post(self, request):
         data = _parse(s.KeyInputSerializer, request)
         user = services.email_verify(key=data["key"])
-        return Response(s.SignupOutputSerializer({"message": "Email verified successfully", "user": user}).data)
+        return Response(
+            s.SignupOutputSerializer({"message": "Email verified successfully", "user": user}).data
+        )
 
 
 class ResendVerificationView(PublicAPIView):
-    @extend_schema(request=s.EmailInputSerializer, responses={200: s.MessageSerializer, **errors(400)})
+    @extend_schema(
+        request=s.EmailInputSerializer, responses={200: s.MessageSerializer, **errors(400)}
+    )
     def post(self, request):
         data = _parse(s.EmailInputSerializer, request)
         services.email_verification_resend(email=data["email"])
-        return Response({"message": "If the account exists and is not verified yet, a new verification email is on its way"})
+        return Response(
+            {
+                "message": "If the account exists and is not verified yet, a new verification email is on its way"
+            }
+        )
 
 
 class LoginView(PublicAPIView):
-    @extend_schema(request=s.LoginInputSerializer, responses={200: s.LoginOutputSerializer, **errors(400, 401, 403, 429)})
+    @extend_schema(
+        request=s.LoginInputSerializer,
+        responses={200: s.LoginOutputSerializer, **errors(400, 401, 403, 429)},
+    )
     def post(self, request):
         # Login sets the auth cookie: a form on another site must not sign a visitor's browser into
         # an account of the attacker's choosing (login CSRF).
         refuse_foreign_origin(request._request)
         data = _parse(s.LoginInputSerializer, request)
-        user = services.user_login(email=data["email"], password=data["password"], address=client_address(request._request))
+        user = services.user_login(
+            email=data["email"], password=data["password"], address=client_address(request._request)
+        )
         session = services.session_issue(user=user, remember=data["rememberMe"])
         response = Response({"user": s.UserSerializer(user).data, "session": _session_out(session)})
         _set_auth_cookies(response, session)
@@ -95,13 +126,19 @@ class LoginView(PublicAPIView):
 
 
 class RefreshView(PublicAPIView):
-    @extend_schema(request=s.RefreshInputSerializer, responses={200: s.RefreshOutputSerializer, **errors(400, 401, 403)})
+    @extend_schema(
+        request=s.RefreshInputSerializer,
+        responses={200: s.RefreshOutputSerializer, **errors(400, 401, 403)},
+    )
     def post(self, request):
         refuse_foreign_origin(request._request)  # it reads and re-sets the auth cookies
         data = _parse(s.RefreshInputSerializer, request)
         raw = data.get("refresh_token") or request.COOKIES.get(REFRESH_COOKIE_NAME)
         if not raw:
-            raise AuthenticationFailed("A refresh token is required", details={"refresh_token": ["This field is required."]})
+            raise AuthenticationFailed(
+                "A refresh token is required",
+                details={"refresh_token": ["This field is required."]},
+            )
         session = services.session_refresh(refresh_token=raw)
         response = Response({"session": _session_out(session)})
         _set_auth_cookies(response, session)
@@ -111,7 +148,9 @@ class RefreshView(PublicAPIView):
 class LogoutView(PublicAPIView):
     """Always succeeds for the caller: a dead cookie or token still gets cleared."""
 
-    @extend_schema(request=s.LogoutInputSerializer, responses={200: s.MessageSerializer, **errors(400, 403)})
+    @extend_schema(
+        request=s.LogoutInputSerializer, responses={200: s.MessageSerializer, **errors(400, 403)}
+    )
     def post(self, request):
         data = _parse(s.LogoutInputSerializer, request)
         django_request = request._request
@@ -145,20 +184,31 @@ class SessionView(AuthenticatedAPIView):
             if request.headers.get("X-Organization-Id"):
                 raise  # a foreign organization named explicitly stays invisible
             organization = None  # signed in, but a member of no organization (left them all)
-        return Response(s.SessionInfoSerializer({"user": self.actor, "organization": organization}).data)
+        return Response(
+            s.SessionInfoSerializer({"user": self.actor, "organization": organization}).data
+        )
 
 
 class PasswordResetView(PublicAPIView):
-    @extend_schema(request=s.EmailInputSerializer, responses={200: s.MessageSerializer, **errors(400)})
+    @extend_schema(
+        request=s.EmailInputSerializer, responses={200: s.MessageSerializer, **errors(400)}
+    )
     def post(self, request):
         data = _parse(s.EmailInputSerializer, request)
         services.password_reset_request(email=data["email"])
-        return Response({"message": "If an account exists for this email, a password reset link is on its way"})
+        return Response(
+            {"message": "If an account exists for this email, a password reset link is on its way"}
+        )
 
 
 class PasswordResetConfirmView(PublicAPIView):
-    @extend_schema(request=s.PasswordResetConfirmInputSerializer, responses={200: s.MessageSerializer, **errors(400)})
+    @extend_schema(
+        request=s.PasswordResetConfirmInputSerializer,
+        responses={200: s.MessageSerializer, **errors(400)},
+    )
     def post(self, request):
         data = _parse(s.PasswordResetConfirmInputSerializer, request)
-        services.password_reset_confirm(uid=data["uid"], token=data["token"], new_password=data["new_password"])
+        services.password_reset_confirm(
+            uid=data["uid"], token=data["token"], new_password=data["new_password"]
+        )
         return Response({"message": "Password has been reset"})

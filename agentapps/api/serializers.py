@@ -36,7 +36,9 @@ class PackageSerializer(serializers.Serializer):
 
     id = serializers.UUIDField()
     version = serializers.CharField()
-    s3_url = serializers.SerializerMethodField(help_text="Download link: presigned S3 URL, or a signed link to this server; expires after an hour.")
+    s3_url = serializers.SerializerMethodField(
+        help_text="Download link: presigned S3 URL, or a signed link to this server; expires after an hour."
+    )
     size = serializers.IntegerField()
     sha256 = serializers.CharField()
     status = serializers.CharField(help_text="uploading (its deployment runs), ready, or failed")
@@ -120,13 +122,22 @@ class SignatureField(serializers.Field):
 class PackageFormSerializer(serializers.Serializer):
     """multipart/form-data of POST …/packages (and the deploy form's shared part)."""
 
-    file = serializers.FileField(allow_empty_file=False, use_url=False, help_text="The .apkg archive")
+    file = serializers.FileField(
+        allow_empty_file=False, use_url=False, help_text="The .apkg archive"
+    )
     version = StrictCharField(
-        max_length=64, required=False, allow_blank=True, help_text="Must equal the manifest's metadata.version when given"
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Must equal the manifest's metadata.version when given",
     )
     release_notes = StrictCharField(max_length=5000, required=False, allow_blank=True, default="")
-    force_overwrite = StrictBooleanField(required=False, default=False, help_text="true replaces an existing version")
-    signature = SignatureField(required=False, help_text="Detached Ed25519 signature: raw 64 bytes or base64")
+    force_overwrite = StrictBooleanField(
+        required=False, default=False, help_text="true replaces an existing version"
+    )
+    signature = SignatureField(
+        required=False, help_text="Detached Ed25519 signature: raw 64 bytes or base64"
+    )
 
 
 def parse_package_form(request, serializer_class=PackageFormSerializer) -> dict:
@@ -158,7 +169,10 @@ class PackageListOutputSerializer(serializers.Serializer):
 
 class SigningKeyInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=100)
-    public_key = StrictCharField(max_length=2000, help_text="PEM (BEGIN PUBLIC KEY), or base64 of the raw 32-byte Ed25519 key")
+    public_key = StrictCharField(
+        max_length=2000,
+        help_text="PEM (BEGIN PUBLIC KEY), or base64 of the raw 32-byte Ed25519 key",
+    )
 
 
 class SigningKeySerializer(serializers.Serializer):
@@ -180,12 +194,16 @@ class SigningKeyListOutputSerializer(serializers.Serializer):
 
 
 class SecretsInputSerializer(serializers.Serializer):
-    secrets = serializers.DictField(child=serializers.JSONField(), allow_empty=True, help_text="KEY → string value")
+    secrets = serializers.DictField(
+        child=serializers.JSONField(), allow_empty=True, help_text="KEY → string value"
+    )
 
 
 class SecretValueInputSerializer(serializers.Serializer):
     # Secrets are opaque: never trimmed or otherwise rewritten.
-    value = StrictCharField(allow_blank=True, trim_whitespace=False, max_length=services.MAX_SECRET_VALUE_LENGTH)
+    value = StrictCharField(
+        allow_blank=True, trim_whitespace=False, max_length=services.MAX_SECRET_VALUE_LENGTH
+    )
 
 
 class SecretsOutputSerializer(serializers.Serializer):
@@ -194,7 +212,7 @@ class SecretsOutputSerializer(serializers.Serializer):
 
 class SecretsSetOutputSerializer(serializers.Serializer):
     success = serializers.BooleanField()
-    secretCount = serializers.IntegerField()  # noqa: N815 - the Kit reads this exact key
+    secretCount = serializers.IntegerField()
 
 
 class SecretKeyOutputSerializer(serializers.Serializer):

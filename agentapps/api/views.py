@@ -31,12 +31,18 @@ def _parse(serializer_class, request) -> dict:
 
 
 class AgentAppListView(OrgScopedAPIView):
-    @extend_schema(operation_id="agent_apps_list", responses={200: s.AppListOutputSerializer, **errors(401, 404)})
+    @extend_schema(
+        operation_id="agent_apps_list",
+        responses={200: s.AppListOutputSerializer, **errors(401, 404)},
+    )
     def get(self, request):
         apps = selectors.agent_app_list(organization=self.organization)
         return Response(s.AppListOutputSerializer({"apps": apps}).data)
 
-    @extend_schema(request=s.AppCreateInputSerializer, responses={201: s.AppCreatedOutputSerializer, **errors(400, 401, 409)})
+    @extend_schema(
+        request=s.AppCreateInputSerializer,
+        responses={201: s.AppCreatedOutputSerializer, **errors(400, 401, 409)},
+    )
     def post(self, request):
         data = _parse(s.AppCreateInputSerializer, request)
         app = services.agent_app_create(organization=self.organization, actor=self.actor, **data)
@@ -47,13 +53,19 @@ class AgentAppDetailView(OrgScopedAPIView):
     # CONTRACT §3: deleting apps needs admin; members create and update them.
     required_roles = {"DELETE": Role.ADMIN}
 
-    @extend_schema(operation_id="agent_apps_retrieve", responses={200: s.AppOutputSerializer, **errors(401, 404)})
+    @extend_schema(
+        operation_id="agent_apps_retrieve",
+        responses={200: s.AppOutputSerializer, **errors(401, 404)},
+    )
     def get(self, request, app_id):
         app = selectors.agent_app_get_readable(organization=self.organization, app_id=app_id)
         app.live_packages = list(selectors.agent_app_packages(agent_app=app))
         return Response(s.AppOutputSerializer({"app": app}, context={"request": request}).data)
 
-    @extend_schema(request=s.AppUpdateInputSerializer, responses={200: s.AppUpdatedOutputSerializer, **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        request=s.AppUpdateInputSerializer,
+        responses={200: s.AppUpdatedOutputSerializer, **errors(400, 401, 403, 404, 409)},
+    )
     def patch(self, request, app_id):
         app = selectors.agent_app_get(organization=self.organization, app_id=app_id)
         data = _parse(s.AppUpdateInputSerializer, request)
@@ -79,7 +91,11 @@ class PackageListView(OrgScopedAPIView):
     @extend_schema(
         operation_id="agent_apps_packages_list",
         parameters=[
-            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 50"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 100},
+                description="1–100, default 50",
+            ),
             OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
         ],
         responses={200: s.PackageListOutputSerializer, **errors(400, 401, 404)},
@@ -88,10 +104,14 @@ class PackageListView(OrgScopedAPIView):
         app = selectors.agent_app_get_readable(organization=self.organization, app_id=app_id)
         limit = parse_limit(request.query_params.get("limit"))
         rows, next_cursor = paginate(
-            selectors.agent_app_packages(agent_app=app), cursor=request.query_params.get("cursor"), limit=limit
+            selectors.agent_app_packages(agent_app=app),
+            cursor=request.query_params.get("cursor"),
+            limit=limit,
         )
         return Response(
-            s.PackageListOutputSerializer({"packages": rows, "next_cursor": next_cursor}, context={"request": request}).data
+            s.PackageListOutputSerializer(
+                {"packages": rows, "next_cursor": next_cursor}, context={"request": request}
+            ).data
         )
 
     @extend_schema(
@@ -119,7 +139,12 @@ class PackageListView(OrgScopedAPIView):
             release_notes=form["release_notes"],
             force_overwrite=form["force_overwrite"],
         )
-        return Response(s.PackageUploadOutputSerializer({"package": package}, context={"request": request}).data, status=201)
+        return Response(
+            s.PackageUploadOutputSerializer(
+                {"package": package}, context={"request": request}
+            ).data,
+            status=201,
+        )
 
 
 class PackageDetailView(OrgScopedAPIView):
@@ -143,17 +168,25 @@ class PackageDownloadView(APIView):
     @extend_schema(
         operation_id="packages_download",
         parameters=[
-            OpenApiParameter("expires", int, required=True, description="Unix time the link expires"),
-            OpenApiParameter("sig", str, required=True, description="HMAC of the package id and expiry"),
+            OpenApiParameter(
+                "expires", int, required=True, description="Unix time the link expires"
+            ),
+            OpenApiParameter(
+                "sig", str, required=True, description="HMAC of the package id and expiry"
+            ),
         ],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(response=OpenApiTypes.BINARY, description="The .apkg"),
+            (200, "application/octet-stream"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The .apkg"
+            ),
             **errors(403, 404),
         },
     )
     def get(self, request, package_id):
         # The signature first, so the link answers nothing about packages to those without one.
-        if not storage.download_signature_valid(package_id, request.query_params.get("expires"), request.query_params.get("sig")):
+        if not storage.download_signature_valid(
+            package_id, request.query_params.get("expires"), request.query_params.get("sig")
+        ):
             raise DownloadLinkInvalid()
         package = selectors.package_get_for_download(package_id=package_id)
         if package is None:
@@ -163,7 +196,10 @@ class PackageDownloadView(APIView):
         except FileNotFoundError as exc:
             raise NotFound("Package file not found") from exc
         return FileResponse(
-            fileobj, as_attachment=True, filename=storage.package_filename(package), content_type="application/octet-stream"
+            fileobj,
+            as_attachment=True,
+            filename=storage.package_filename(package),
+            content_type="application/octet-stream",
         )
 
 
@@ -173,12 +209,18 @@ class PackageDownloadView(APIView):
 class SigningKeyListView(OrgScopedAPIView):
     required_roles = {"POST": Role.ADMIN}
 
-    @extend_schema(operation_id="signing_keys_list", responses={200: s.SigningKeyListOutputSerializer, **errors(401)})
+    @extend_schema(
+        operation_id="signing_keys_list",
+        responses={200: s.SigningKeyListOutputSerializer, **errors(401)},
+    )
     def get(self, request):
         keys = selectors.signing_key_list(organization=self.organization)
         return Response(s.SigningKeyListOutputSerializer({"signing_keys": keys}).data)
 
-    @extend_schema(request=s.SigningKeyInputSerializer, responses={201: s.SigningKeyOutputSerializer, **errors(400, 401, 403, 409)})
+    @extend_schema(
+        request=s.SigningKeyInputSerializer,
+        responses={201: s.SigningKeyOutputSerializer, **errors(400, 401, 403, 409)},
+    )
     def post(self, request):
         data = _parse(s.SigningKeyInputSerializer, request)
         key = services.signing_key_create(organization=self.organization, actor=self.actor, **data)
@@ -205,12 +247,18 @@ class _SecretsBase(OrgScopedAPIView):
 
 
 class AppSecretsView(_SecretsBase):
-    @extend_schema(operation_id="agent_apps_secrets_list", responses={200: s.SecretsOutputSerializer, **errors(401, 403, 404)})
+    @extend_schema(
+        operation_id="agent_apps_secrets_list",
+        responses={200: s.SecretsOutputSerializer, **errors(401, 403, 404)},
+    )
     def get(self, request, app_id):
         app = selectors.agent_app_get(organization=self.organization, app_id=app_id)
         return Response({"secrets": selectors.app_secrets_get(agent_app=app)})
 
-    @extend_schema(request=s.SecretsInputSerializer, responses={200: s.SecretsSetOutputSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        request=s.SecretsInputSerializer,
+        responses={200: s.SecretsSetOutputSerializer, **errors(400, 401, 403, 404)},
+    )
     def post(self, request, app_id):
         app = selectors.agent_app_get(organization=self.organization, app_id=app_id)
         data = _parse(s.SecretsInputSerializer, request)
@@ -225,14 +273,20 @@ class AppSecretsView(_SecretsBase):
 
 
 class AppSecretDetailView(_SecretsBase):
-    @extend_schema(request=s.SecretValueInputSerializer, responses={200: s.SecretKeyOutputSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        request=s.SecretValueInputSerializer,
+        responses={200: s.SecretKeyOutputSerializer, **errors(400, 401, 403, 404)},
+    )
     def put(self, request, app_id, key):
         app = selectors.agent_app_get(organization=self.organization, app_id=app_id)
         data = _parse(s.SecretValueInputSerializer, request)
         services.app_secret_set(agent_app=app, key=key, value=data["value"])
         return Response({"success": True, "key": key})
 
-    @extend_schema(operation_id="agent_apps_secret_destroy", responses={200: s.SecretKeyOutputSerializer, **errors(401, 403, 404)})
+    @extend_schema(
+        operation_id="agent_apps_secret_destroy",
+        responses={200: s.SecretKeyOutputSerializer, **errors(401, 403, 404)},
+    )
     def delete(self, request, app_id, key):
         app = selectors.agent_app_get(organization=self.organization, app_id=app_id)
         services.app_secret_delete(agent_app=app, key=key)

@@ -48,13 +48,15 @@ class TopupInputSerializer(serializers.Serializer):
     def validate(self, attrs):
         expected = settings.PIXELL_CREDIT_PACKAGES[attrs["package"]]["credits"]
         if attrs["credits"] != expected:
-            raise serializers.ValidationError({"credits": [f"The {attrs['package']} package is {expected} credits."]})
+            raise serializers.ValidationError(
+                {"credits": [f"The {attrs['package']} package is {expected} credits."]}
+            )
         return attrs
 
 
 class TopupOutputSerializer(serializers.Serializer):
-    sessionUrl = serializers.URLField()  # noqa: N815 - the seed's key
-    sessionId = serializers.CharField()  # noqa: N815
+    sessionUrl = serializers.URLField()
+    sessionId = serializers.CharField()
 
 
 class WebhookReceivedSerializer(serializers.Serializer):

@@ -21,7 +21,9 @@ from pixell.api.viewsets import OrgScopedAPIView
 logger = logging.getLogger(__name__)
 
 _PAGE_PARAMS = [
-    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 50"),
+    OpenApiParameter(
+        "limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 50"
+    ),
     OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
 ]
 
@@ -29,18 +31,26 @@ _PAGE_PARAMS = [
 class CreditBalanceView(OrgScopedAPIView):
     @extend_schema(responses={200: s.BalanceOutputSerializer, **errors(401, 404)})
     def get(self, request):
-        return Response(s.BalanceOutputSerializer(selectors.credits_balance_summary(organization=self.organization)).data)
+        return Response(
+            s.BalanceOutputSerializer(
+                selectors.credits_balance_summary(organization=self.organization)
+            ).data
+        )
 
 
 class CreditHistoryView(OrgScopedAPIView):
-    @extend_schema(parameters=_PAGE_PARAMS, responses={200: s.HistoryOutputSerializer, **errors(400, 401, 404)})
+    @extend_schema(
+        parameters=_PAGE_PARAMS, responses={200: s.HistoryOutputSerializer, **errors(400, 401, 404)}
+    )
     def get(self, request):
         rows, next_cursor = paginate(
             selectors.credit_transactions_queryset(organization=self.organization),
             cursor=request.query_params.get("cursor"),
             limit=parse_limit(request.query_params.get("limit")),
         )
-        return Response(s.HistoryOutputSerializer({"transactions": rows, "next_cursor": next_cursor}).data)
+        return Response(
+            s.HistoryOutputSerializer({"transactions": rows, "next_cursor": next_cursor}).data
+        )
 
 
 class CreditTopupView(OrgScopedAPIView):
@@ -51,16 +61,24 @@ class CreditTopupView(OrgScopedAPIView):
         responses={
             200: s.TopupOutputSerializer,
             **errors(400, 401, 403, 404, 502),
-            503: OpenApiResponse(description="No payment provider configured (neither Stripe nor sandbox)"),
+            503: OpenApiResponse(
+                description="No payment provider configured (neither Stripe nor sandbox)"
+            ),
         },
     )
     def post(self, request):
         serializer = s.TopupInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         started = services.checkout_session_create(
-            organization=self.organization, actor=self.actor, package=serializer.validated_data["package"]
+            organization=self.organization,
+            actor=self.actor,
+            package=serializer.validated_data["package"],
         )
-        return Response(s.TopupOutputSerializer({"sessionUrl": started.url, "sessionId": started.checkout.session_id}).data)
+        return Response(
+            s.TopupOutputSerializer(
+                {"sessionUrl": started.url, "sessionId": started.checkout.session_id}
+            ).data
+        )
 
 
 class StripeWebhookView(APIView):
@@ -74,30 +92,49 @@ class StripeWebhookView(APIView):
         request={"application/json": dict},
         parameters=[
             OpenApiParameter(
-                "Stripe-Signature", str, OpenApiParameter.HEADER, required=True, description="t=<unix time>,v1=<HMAC-SHA256 hex>"
+                "Stripe-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="t=<unix time>,v1=<HMAC-SHA256 hex>",
             )
         ],
-        responses={200: s.WebhookReceivedSerializer, **errors(400), 503: OpenApiResponse(description="STRIPE_WEBHOOK_SECRET unset")},
+        responses={
+            200: s.WebhookReceivedSerializer,
+            **errors(400),
+            503: OpenApiResponse(description="STRIPE_WEBHOOK_SECRET unset"),
+        },
     )
     def post(self, request):
         secret = settings.STRIPE_WEBHOOK_SECRET
         if not secret:
             # Not 400: Stripe keeps retrying a 5xx for days, so nothing is lost once configured.
             logger.error("A Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not set")
-            return json_error(503, "Stripe webhooks are not configured on this server", "INTERNAL_ERROR")
+            return json_error(
+                503, "Stripe webhooks are not configured on this server", "INTERNAL_ERROR"
+            )
         signature = request.headers.get("Stripe-Signature")
         if not signature:
-            raise ValidationError("Missing Stripe-Signature header", details={"Stripe-Signature": ["This header is required."]})
+            raise ValidationError(
+                "Missing Stripe-Signature header",
+                details={"Stripe-Signature": ["This header is required."]},
+            )
         payload = request.body  # the raw bytes: the signature covers them exactly
         try:
             stripe.Webhook.construct_event(payload, signature, secret)  # default tolerance: 300 s
             event = json.loads(payload)
         except stripe.SignatureVerificationError as exc:
-            raise ValidationError("Invalid Stripe signature", details={"Stripe-Signature": [str(exc)[:200]]}) from exc
+            raise ValidationError(
+                "Invalid Stripe signature", details={"Stripe-Signature": [str(exc)[:200]]}
+            ) from exc
         except (ValueError, AttributeError, TypeError, KeyError) as exc:
             # Not UTF-8, not JSON, or JSON that is not an object (the library chokes on arrays).
             raise ValidationError("Malformed webhook payload") from exc
-        if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        if (
+            not isinstance(event, dict)
+            or not isinstance(event.get("id"), str)
+            or not isinstance(event.get("type"), str)
+        ):
             raise ValidationError("Malformed Stripe event: id and type are required")
         services.stripe_event_process(event=event)
         return Response({"received": True})

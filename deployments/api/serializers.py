@@ -18,11 +18,16 @@ MAX_ENVIRONMENT_BYTES = 64 * 1024
 class DeployInputSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
     version = StrictCharField(required=False, allow_blank=True, max_length=64, trim_whitespace=True)
-    release_notes = StrictCharField(required=False, allow_blank=True, max_length=5000, trim_whitespace=False)
+    release_notes = StrictCharField(
+        required=False, allow_blank=True, max_length=5000, trim_whitespace=False
+    )
     force_overwrite = StrictBooleanField(required=False, default=False)
     dry_run = StrictBooleanField(required=False, default=False)
     environment = StrictCharField(
-        required=False, allow_blank=True, trim_whitespace=False, help_text="A JSON object of strings, as a string"
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="A JSON object of strings, as a string",
     )
     signature = StrictCharField(
         required=False,
@@ -39,9 +44,11 @@ class DeployInputSerializer(serializers.Serializer):
         try:
             parsed = json.loads(value)
         except ValueError:
-            raise serializers.ValidationError("Must be a JSON object (as a string), e.g. {\"KEY\": \"value\"}.") from None
+            raise serializers.ValidationError(
+                'Must be a JSON object (as a string), e.g. {"KEY": "value"}.'
+            ) from None
         if not isinstance(parsed, dict):
-            raise serializers.ValidationError("Must be a JSON object, e.g. {\"KEY\": \"value\"}.")
+            raise serializers.ValidationError('Must be a JSON object, e.g. {"KEY": "value"}.')
         for key, item in parsed.items():
             if not key:
                 raise serializers.ValidationError("Keys must be non-empty strings.")
@@ -67,7 +74,7 @@ class DeployInputSerializer(serializers.Serializer):
         signature = data.get("signature") if hasattr(data, "get") else None
         if signature is not None and hasattr(signature, "read"):
             # A plain dict, not QueryDict.copy(): that deep-copies uploaded files.
-            rest = {key: data.get(key) for key in data.keys() if key != "signature"}
+            rest = {key: data.get(key) for key in data if key != "signature"}
             validated = super().to_internal_value(rest)
             validated["signature"] = self.validate_signature(signature)
             return validated
@@ -76,8 +83,12 @@ class DeployInputSerializer(serializers.Serializer):
 
 class WebhookInputSerializer(serializers.Serializer):
     url = StrictCharField(max_length=2000)
-    events = serializers.ListField(child=StrictCharField(), allow_empty=False, max_length=len(WebhookEvent.values) * 2)
-    secret = StrictCharField(required=False, allow_blank=False, max_length=200, trim_whitespace=False)
+    events = serializers.ListField(
+        child=StrictCharField(), allow_empty=False, max_length=len(WebhookEvent.values) * 2
+    )
+    secret = StrictCharField(
+        required=False, allow_blank=False, max_length=200, trim_whitespace=False
+    )
 
     def validate_url(self, value: str) -> str:
         serializers.URLField().run_validators(value)
@@ -86,7 +97,12 @@ class WebhookInputSerializer(serializers.Serializer):
 
 class WebhookUpdateSerializer(serializers.Serializer):
     url = StrictCharField(required=False, max_length=2000)
-    events = serializers.ListField(child=StrictCharField(), required=False, allow_empty=False, max_length=len(WebhookEvent.values) * 2)
+    events = serializers.ListField(
+        child=StrictCharField(),
+        required=False,
+        allow_empty=False,
+        max_length=len(WebhookEvent.values) * 2,
+    )
     active = StrictBooleanField(required=False)
 
     def validate_url(self, value: str) -> str:
@@ -195,10 +211,10 @@ class _QueueHealth(serializers.Serializer):
 
 
 class _QueueMetrics(serializers.Serializer):
-    avgProcessingTimeSeconds = serializers.FloatField(allow_null=True)  # noqa: N815 (seed's name)
-    failureRateLastHour = serializers.FloatField(allow_null=True)  # noqa: N815
+    avgProcessingTimeSeconds = serializers.FloatField(allow_null=True)
+    failureRateLastHour = serializers.FloatField(allow_null=True)
     stuck = serializers.IntegerField()
-    lastUpdated = serializers.DateTimeField()  # noqa: N815
+    lastUpdated = serializers.DateTimeField()
 
 
 class QueueStatsSerializer(serializers.Serializer):
@@ -209,7 +225,7 @@ class QueueStatsSerializer(serializers.Serializer):
 
 class CronProcessedSerializer(serializers.Serializer):
     processed = serializers.BooleanField()
-    jobId = serializers.UUIDField(required=False)  # noqa: N815 (seed's name)
+    jobId = serializers.UUIDField(required=False)
     status = serializers.CharField(required=False)
     duration = serializers.FloatField(required=False)
     message = serializers.CharField(required=False)
@@ -255,7 +271,9 @@ class DeliverySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     webhook_id = serializers.UUIDField()
     event = serializers.CharField()
-    message_id = serializers.CharField(help_text="The webhook-id header: the same on retries and redeliveries")
+    message_id = serializers.CharField(
+        help_text="The webhook-id header: the same on retries and redeliveries"
+    )
     deployment_id = serializers.UUIDField(allow_null=True)
     status = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
     attempts = serializers.IntegerField()

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from deployments import delivery, queue, selectors, services
 from deployments.api import serializers as s
-from deployments.presenters import deployment_body, delivery_body, iso, webhook_body
+from deployments.presenters import delivery_body, deployment_body, iso, webhook_body
 from organizations.models import Role
 from pixell.api.exceptions import AuthenticationFailed, ValidationError
 from pixell.api.pagination import parse_limit
@@ -27,7 +27,9 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 _PAGE_PARAMETERS = [
-    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 50"),
+    OpenApiParameter(
+        "limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 50"
+    ),
     OpenApiParameter("cursor", OpenApiTypes.STR, description="next_cursor of the previous page"),
 ]
 
@@ -43,10 +45,16 @@ class DeployView(OrgScopedAPIView):
 
     @extend_schema(
         request={"multipart/form-data": s.DeployInputSerializer},
-        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)],
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False
+            )
+        ],
         responses={
             202: s.DeployAcceptedSerializer,
-            200: OpenApiResponse(s.DryRunSerializer, description="dry_run=true: validation and cost quote only"),
+            200: OpenApiResponse(
+                s.DryRunSerializer, description="dry_run=true: validation and cost quote only"
+            ),
             402: OpenApiResponse(s.InsufficientCreditsSerializer, description="Not enough credits"),
             **errors(400, 401, 403, 404, 409, 429),
         },
@@ -79,7 +87,8 @@ class DeployView(OrgScopedAPIView):
             if not key.isprintable():
                 # Control characters (a NUL cannot even be stored by PostgreSQL) are no key.
                 raise ValidationError(
-                    f"{IDEMPOTENCY_HEADER} must be printable characters", details={IDEMPOTENCY_HEADER: ["Invalid characters."]}
+                    f"{IDEMPOTENCY_HEADER} must be printable characters",
+                    details={IDEMPOTENCY_HEADER: ["Invalid characters."]},
                 )
         result = services.deployment_create(
             organization=self.organization,
@@ -100,22 +109,43 @@ class DeployView(OrgScopedAPIView):
 
 
 class DeploymentDetailView(OrgScopedAPIView):
-    @extend_schema(responses={200: s.DeploymentEnvelopeSerializer, **errors(401, 404, 429)}, summary="Deployment status")
+    @extend_schema(
+        responses={200: s.DeploymentEnvelopeSerializer, **errors(401, 404, 429)},
+        summary="Deployment status",
+    )
     def get(self, request, deployment_id):
-        deployment = selectors.deployment_get(organization=self.organization, deployment_id=deployment_id)
-        return Response({"deployment": deployment_body(deployment, queue_position=selectors.queue_position(deployment))})
+        deployment = selectors.deployment_get(
+            organization=self.organization, deployment_id=deployment_id
+        )
+        return Response(
+            {
+                "deployment": deployment_body(
+                    deployment, queue_position=selectors.queue_position(deployment)
+                )
+            }
+        )
 
 
 class DeploymentCancelView(OrgScopedAPIView):
-    @extend_schema(request=None, responses={200: s.DeploymentEnvelopeSerializer, **errors(401, 404, 409, 429)}, summary="Cancel a queued deployment")
+    @extend_schema(
+        request=None,
+        responses={200: s.DeploymentEnvelopeSerializer, **errors(401, 404, 409, 429)},
+        summary="Cancel a queued deployment",
+    )
     def post(self, request, deployment_id):
-        deployment = selectors.deployment_get(organization=self.organization, deployment_id=deployment_id)
+        deployment = selectors.deployment_get(
+            organization=self.organization, deployment_id=deployment_id
+        )
         deployment = services.deployment_cancel(deployment=deployment, actor=self.actor)
         return Response({"deployment": deployment_body(deployment)})
 
 
 class AppDeploymentsView(OrgScopedAPIView):
-    @extend_schema(parameters=_PAGE_PARAMETERS, responses={200: s.DeploymentListSerializer, **errors(400, 401, 404, 429)}, summary="An app's deployments, newest first")
+    @extend_schema(
+        parameters=_PAGE_PARAMETERS,
+        responses={200: s.DeploymentListSerializer, **errors(400, 401, 404, 429)},
+        summary="An app's deployments, newest first",
+    )
     def get(self, request, app_id):
         agent_app = selectors.agent_app_of_org(organization=self.organization, app_id=app_id)
         rows, next_cursor = selectors.deployment_list_for_app(
@@ -127,7 +157,9 @@ class AppDeploymentsView(OrgScopedAPIView):
         positions = selectors.queue_positions(rows)
         return Response(
             {
-                "deployments": [deployment_body(d, queue_position=positions.get(d.id)) for d in rows],
+                "deployments": [
+                    deployment_body(d, queue_position=positions.get(d.id)) for d in rows
+                ],
                 "next_cursor": next_cursor,
             }
         )
@@ -139,7 +171,9 @@ class QueueStatsView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: s.QueueStatsSerializer}, summary="Deployment queue statistics", auth=[])
+    @extend_schema(
+        responses={200: s.QueueStatsSerializer}, summary="Deployment queue statistics", auth=[]
+    )
     def get(self, request):
         stats = selectors.queue_stats()
         avg = stats.avg_processing_seconds
@@ -167,7 +201,11 @@ class CronProcessDeploymentsView(APIView):
 
     @extend_schema(
         request=None,
-        parameters=[OpenApiParameter("x-cron-secret", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "x-cron-secret", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True
+            )
+        ],
         responses={200: s.CronProcessedSerializer, **errors(401)},
         summary="Process the next queued deployment (external schedulers)",
         auth=[],
@@ -194,19 +232,31 @@ class CronProcessDeploymentsView(APIView):
 class _WebhookView(OrgScopedAPIView):
     # CONTRACT §2/§3: webhooks are managed by admins, and by API keys (CI).
     api_key_role = Role.ADMIN
-    required_roles = {"POST": Role.ADMIN, "DELETE": Role.ADMIN, "PATCH": Role.ADMIN, "PUT": Role.ADMIN}
+    required_roles = {
+        "POST": Role.ADMIN,
+        "DELETE": Role.ADMIN,
+        "PATCH": Role.ADMIN,
+        "PUT": Role.ADMIN,
+    }
 
     def app(self, app_id):
         return selectors.agent_app_of_org(organization=self.organization, app_id=app_id)
 
     def webhook(self, app_id, webhook_id):
-        return selectors.webhook_get(organization=self.organization, agent_app=self.app(app_id), webhook_id=webhook_id)
+        return selectors.webhook_get(
+            organization=self.organization, agent_app=self.app(app_id), webhook_id=webhook_id
+        )
 
 
 class WebhookListView(_WebhookView):
-    @extend_schema(responses={200: s.WebhookListSerializer, **errors(401, 404, 429)}, summary="An app's webhooks")
+    @extend_schema(
+        responses={200: s.WebhookListSerializer, **errors(401, 404, 429)},
+        summary="An app's webhooks",
+    )
     def get(self, request, app_id):
-        webhooks = selectors.webhook_list_for_app(organization=self.organization, agent_app=self.app(app_id))
+        webhooks = selectors.webhook_list_for_app(
+            organization=self.organization, agent_app=self.app(app_id)
+        )
         return Response({"webhooks": [webhook_body(w) for w in webhooks]})
 
     @extend_schema(
@@ -240,14 +290,20 @@ class WebhookDetailView(_WebhookView):
         webhook = services.webhook_update(webhook=webhook, **data)
         return Response({"webhook": webhook_body(webhook)})
 
-    @extend_schema(responses={200: MessageSerializer, **errors(401, 403, 404, 429)}, summary="Delete a webhook")
+    @extend_schema(
+        responses={200: MessageSerializer, **errors(401, 403, 404, 429)}, summary="Delete a webhook"
+    )
     def delete(self, request, app_id, webhook_id):
         services.webhook_delete(webhook=self.webhook(app_id, webhook_id))
         return Response({"message": "Webhook deleted successfully"})
 
 
 class WebhookDeliveriesView(_WebhookView):
-    @extend_schema(parameters=_PAGE_PARAMETERS, responses={200: s.DeliveryListSerializer, **errors(400, 401, 404, 429)}, summary="A webhook's deliveries and their attempts")
+    @extend_schema(
+        parameters=_PAGE_PARAMETERS,
+        responses={200: s.DeliveryListSerializer, **errors(400, 401, 404, 429)},
+        summary="A webhook's deliveries and their attempts",
+    )
     def get(self, request, app_id, webhook_id):
         webhook = self.webhook(app_id, webhook_id)
         rows, next_cursor = selectors.delivery_list_for_webhook(
@@ -256,20 +312,32 @@ class WebhookDeliveriesView(_WebhookView):
             cursor=request.query_params.get("cursor"),
             limit=parse_limit(request.query_params.get("limit")),
         )
-        return Response({"deliveries": [delivery_body(d) for d in rows], "next_cursor": next_cursor})
+        return Response(
+            {"deliveries": [delivery_body(d) for d in rows], "next_cursor": next_cursor}
+        )
 
 
 class WebhookRedeliverView(_WebhookView):
-    @extend_schema(request=None, responses={202: s.DeliveryEnvelopeSerializer, **errors(401, 403, 404, 429)}, summary="Send a delivery's message again (same webhook-id)")
+    @extend_schema(
+        request=None,
+        responses={202: s.DeliveryEnvelopeSerializer, **errors(401, 403, 404, 429)},
+        summary="Send a delivery's message again (same webhook-id)",
+    )
     def post(self, request, app_id, webhook_id, delivery_id):
         webhook = self.webhook(app_id, webhook_id)
-        original = selectors.delivery_get(organization=self.organization, webhook=webhook, delivery_id=delivery_id)
+        original = selectors.delivery_get(
+            organization=self.organization, webhook=webhook, delivery_id=delivery_id
+        )
         again = delivery.webhook_delivery_redeliver(delivery=original)
         return Response({"delivery": delivery_body(_fresh(again))}, status=202)
 
 
 class WebhookPingView(_WebhookView):
-    @extend_schema(request=None, responses={202: s.DeliveryEnvelopeSerializer, **errors(401, 403, 404, 429)}, summary="Send a ping event")
+    @extend_schema(
+        request=None,
+        responses={202: s.DeliveryEnvelopeSerializer, **errors(401, 403, 404, 429)},
+        summary="Send a ping event",
+    )
     def post(self, request, app_id, webhook_id):
         webhook = self.webhook(app_id, webhook_id)
         ping = delivery.webhook_ping_create(webhook=webhook)

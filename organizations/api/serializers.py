@@ -14,7 +14,9 @@ class OrganizationUpdateInputSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if not attrs:
-            raise serializers.ValidationError({"name": ["Give name and/or require_signed_packages."]})
+            raise serializers.ValidationError(
+                {"name": ["Give name and/or require_signed_packages."]}
+            )
         return attrs
 
 

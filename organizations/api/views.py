@@ -29,10 +29,15 @@ class OrganizationCurrentView(OrgScopedAPIView):
     def get(self, request):
         return Response(s.organization_current_payload(self.organization, self.role))
 
-    @extend_schema(request=s.OrganizationUpdateInputSerializer, responses={200: s.OrganizationUpdateOutputSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        request=s.OrganizationUpdateInputSerializer,
+        responses={200: s.OrganizationUpdateOutputSerializer, **errors(400, 401, 403, 404)},
+    )
     def patch(self, request):
         data = _parse(s.OrganizationUpdateInputSerializer, request)
-        organization = services.organization_update(organization=self.organization, actor=self.actor, **data)
+        organization = services.organization_update(
+            organization=self.organization, actor=self.actor, **data
+        )
         return Response(s.OrganizationUpdateOutputSerializer({"organization": organization}).data)
 
     @extend_schema(responses={200: s.MessageSerializer, **errors(401, 403, 404)})
@@ -54,18 +59,29 @@ class OrganizationListView(AuthenticatedAPIView):
             current_id = resolve_tenancy(request._request, self.identity).organization.pk
         except NotFound:
             current_id = None
-        data = s.OrganizationListOutputSerializer({"organizations": memberships}, context={"current_id": current_id}).data
+        data = s.OrganizationListOutputSerializer(
+            {"organizations": memberships}, context={"current_id": current_id}
+        ).data
         return Response(data)
 
 
 class OrganizationSwitchView(AuthenticatedAPIView):
     allow_api_keys = False
 
-    @extend_schema(request=s.OrganizationSwitchInputSerializer, responses={200: s.OrganizationCurrentOutputSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        request=s.OrganizationSwitchInputSerializer,
+        responses={200: s.OrganizationCurrentOutputSerializer, **errors(400, 401, 403, 404)},
+    )
     def post(self, request):
         data = _parse(s.OrganizationSwitchInputSerializer, request)
-        membership = services.organization_switch(user=self.actor, organization_id=data["organization_id"])
-        return Response(s.OrganizationCurrentOutputSerializer({"organization": membership.organization, "role": membership.role}).data)
+        membership = services.organization_switch(
+            user=self.actor, organization_id=data["organization_id"]
+        )
+        return Response(
+            s.OrganizationCurrentOutputSerializer(
+                {"organization": membership.organization, "role": membership.role}
+            ).data
+        )
 
 
 class MemberListView(OrgScopedAPIView):
@@ -74,7 +90,11 @@ class MemberListView(OrgScopedAPIView):
 
     @extend_schema(responses={200: s.MemberListOutputSerializer, **errors(401, 403, 404)})
     def get(self, request):
-        return Response(s.MemberListOutputSerializer({"members": selectors.membership_list(organization=self.organization)}).data)
+        return Response(
+            s.MemberListOutputSerializer(
+                {"members": selectors.membership_list(organization=self.organization)}
+            ).data
+        )
 
     @extend_schema(
         request=s.InvitationCreateInputSerializer,
@@ -84,7 +104,11 @@ class MemberListView(OrgScopedAPIView):
     def post(self, request):
         data = _parse(s.InvitationCreateInputSerializer, request)
         invitation, _ = services.invitation_create(
-            organization=self.organization, actor=self.actor, actor_role=self.role, email=data["email"], role=data["role"]
+            organization=self.organization,
+            actor=self.actor,
+            actor_role=self.role,
+            email=data["email"],
+            role=data["role"],
         )
         return Response(s.InvitationOutputSerializer({"invitation": invitation}).data, status=201)
 
@@ -95,19 +119,31 @@ class MemberDetailView(OrgScopedAPIView):
     # is checked by member_remove.
     required_roles = {"PATCH": Role.ADMIN, "DELETE": Role.MEMBER}
 
-    @extend_schema(request=s.MemberUpdateInputSerializer, responses={200: s.MemberOutputSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        request=s.MemberUpdateInputSerializer,
+        responses={200: s.MemberOutputSerializer, **errors(400, 401, 403, 404)},
+    )
     def patch(self, request, user_id: str):
         membership = selectors.membership_get(organization=self.organization, user_id=user_id)
         data = _parse(s.MemberUpdateInputSerializer, request)
         membership = services.member_role_change(
-            organization=self.organization, actor=self.actor, actor_role=self.role, membership=membership, role=data["role"]
+            organization=self.organization,
+            actor=self.actor,
+            actor_role=self.role,
+            membership=membership,
+            role=data["role"],
         )
         return Response(s.MemberOutputSerializer({"member": membership}).data)
 
     @extend_schema(responses={200: s.MessageSerializer, **errors(401, 403, 404)})
     def delete(self, request, user_id: str):
         membership = selectors.membership_get(organization=self.organization, user_id=user_id)
-        services.member_remove(organization=self.organization, actor=self.actor, actor_role=self.role, membership=membership)
+        services.member_remove(
+            organization=self.organization,
+            actor=self.actor,
+            actor_role=self.role,
+            membership=membership,
+        )
         return Response({"message": "Member removed successfully"})
 
 
@@ -126,7 +162,9 @@ class InvitationDetailView(OrgScopedAPIView):
 
     @extend_schema(responses={200: s.MessageSerializer, **errors(401, 403, 404, 409)})
     def delete(self, request, invitation_id: str):
-        invitation = selectors.invitation_get(organization=self.organization, invitation_id=invitation_id)
+        invitation = selectors.invitation_get(
+            organization=self.organization, invitation_id=invitation_id
+        )
         services.invitation_revoke(invitation=invitation, actor=self.actor)
         return Response({"message": "Invitation revoked successfully"})
 
@@ -134,11 +172,18 @@ class InvitationDetailView(OrgScopedAPIView):
 class InvitationAcceptView(AuthenticatedAPIView):
     allow_api_keys = False
 
-    @extend_schema(request=s.InvitationAcceptInputSerializer, responses={200: s.OrganizationCurrentOutputSerializer, **errors(400, 401, 403, 409)})
+    @extend_schema(
+        request=s.InvitationAcceptInputSerializer,
+        responses={200: s.OrganizationCurrentOutputSerializer, **errors(400, 401, 403, 409)},
+    )
     def post(self, request):
         data = _parse(s.InvitationAcceptInputSerializer, request)
         membership = services.invitation_accept(token=data["token"], user=self.actor)
-        return Response(s.OrganizationCurrentOutputSerializer({"organization": membership.organization, "role": membership.role}).data)
+        return Response(
+            s.OrganizationCurrentOutputSerializer(
+                {"organization": membership.organization, "role": membership.role}
+            ).data
+        )
 
 
 class ApiKeyListView(OrgScopedAPIView):
@@ -147,12 +192,21 @@ class ApiKeyListView(OrgScopedAPIView):
 
     @extend_schema(responses={200: s.ApiKeyListOutputSerializer, **errors(401, 403, 404)})
     def get(self, request):
-        return Response(s.ApiKeyListOutputSerializer({"apiKeys": selectors.api_key_list(organization=self.organization)}).data)
+        return Response(
+            s.ApiKeyListOutputSerializer(
+                {"apiKeys": selectors.api_key_list(organization=self.organization)}
+            ).data
+        )
 
-    @extend_schema(request=s.ApiKeyCreateInputSerializer, responses={201: s.ApiKeyCreateOutputSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        request=s.ApiKeyCreateInputSerializer,
+        responses={201: s.ApiKeyCreateOutputSerializer, **errors(400, 401, 403, 404)},
+    )
     def post(self, request):
         data = _parse(s.ApiKeyCreateInputSerializer, request)
-        key, raw = services.api_key_create(organization=self.organization, name=data["name"], actor=self.actor)
+        key, raw = services.api_key_create(
+            organization=self.organization, name=data["name"], actor=self.actor
+        )
         key.key = raw
         return Response(s.ApiKeyCreateOutputSerializer({"apiKey": key}).data, status=201)
 
@@ -172,7 +226,9 @@ class ApiKeyRotateView(OrgScopedAPIView):
     allow_api_keys = False
     required_roles = {"POST": Role.ADMIN}
 
-    @extend_schema(request=None, responses={200: s.ApiKeyRotateOutputSerializer, **errors(401, 403, 404)})
+    @extend_schema(
+        request=None, responses={200: s.ApiKeyRotateOutputSerializer, **errors(401, 403, 404)}
+    )
     def post(self, request, key_id: str):
         key = selectors.api_key_get(organization=self.organization, key_id=key_id)
         key, raw = services.api_key_rotate(api_key=key, actor=self.actor)

@@ -21,7 +21,12 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import User
 from organizations.keys import API_KEY_PREFIX, api_key_hash
 from organizations.models import ApiKey
-from organizations.selectors import api_key_from_snapshot, api_key_get_by_hash, api_key_snapshot, api_key_snapshot_with
+from organizations.selectors import (
+    api_key_from_snapshot,
+    api_key_get_by_hash,
+    api_key_snapshot,
+    api_key_snapshot_with,
+)
 from organizations.versions import organization_version, organization_version_key
 from pixell.api.exceptions import AuthenticationFailed, PermissionDenied
 
@@ -134,7 +139,11 @@ class _ApiKeyCache:
             entry = self._entries.get(key_hash)
             if entry is not None:
                 snapshot, token, loaded = entry
-                self._entries[key_hash] = (api_key_snapshot_with(snapshot, last_used_at=last_used_at), token, loaded)
+                self._entries[key_hash] = (
+                    api_key_snapshot_with(snapshot, last_used_at=last_used_at),
+                    token,
+                    loaded,
+                )
 
     def forget(self, key_hash: str) -> None:
         with self._lock:
@@ -232,7 +241,11 @@ def _identify(request) -> Identity | None:
 def _origin_allowed(request, origin: str) -> bool:
     parts = urlsplit(origin)
     own = f"{request.scheme}://{request.get_host()}"
-    allowed = {own.lower(), settings.PIXELL_PUBLIC_URL.lower(), *(o.lower() for o in settings.CSRF_TRUSTED_ORIGINS)}
+    allowed = {
+        own.lower(),
+        settings.PIXELL_PUBLIC_URL.lower(),
+        *(o.lower() for o in settings.CSRF_TRUSTED_ORIGINS),
+    }
     return f"{parts.scheme}://{parts.netloc}".lower() in allowed
 
 

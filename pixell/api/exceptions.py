@@ -8,7 +8,12 @@ never shows a traceback.
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -21,7 +26,14 @@ class PixellError(Exception):
     code = "VALIDATION_ERROR"
     default_message = "Invalid request"
 
-    def __init__(self, message: str | None = None, *, details=None, extra: dict | None = None, headers: dict | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details=None,
+        extra: dict | None = None,
+        headers: dict | None = None,
+    ):
         self.message = message or self.default_message
         self.details = details
         # Extra top-level keys some seed responses carry (402's required/available).
@@ -117,7 +129,9 @@ def error_response(error: PixellError) -> Response:
     return response
 
 
-def json_error(status: int, message: str, code: str, details=None, headers: dict | None = None) -> JsonResponse:
+def json_error(
+    status: int, message: str, code: str, details=None, headers: dict | None = None
+) -> JsonResponse:
     response = JsonResponse(envelope(status, message, code, details), status=status)
     for name, value in (headers or {}).items():
         response[name] = value
@@ -157,17 +171,20 @@ def exception_handler(exc, context):
             status=400,
         )
     if isinstance(exc, drf_exceptions.APIException):
-        for klass, (code, message) in _DRF_CODES.items():
-            if isinstance(exc, klass):
-                break
-        else:
-            code, message = ("INTERNAL_ERROR" if exc.status_code >= 500 else "VALIDATION_ERROR"), None
-        response = Response(envelope(exc.status_code, message or str(exc.detail), code), status=exc.status_code)
+        code, message = next(
+            (known for klass, known in _DRF_CODES.items() if isinstance(exc, klass)),
+            ("INTERNAL_ERROR" if exc.status_code >= 500 else "VALIDATION_ERROR", None),
+        )
+        response = Response(
+            envelope(exc.status_code, message or str(exc.detail), code), status=exc.status_code
+        )
         if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
             response.status_code = 401
             response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
-    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__ if context else "?")
+    logger.exception(
+        "Unhandled error in %s", context.get("view").__class__.__name__ if context else "?"
+    )
     return Response(envelope(500, "Internal server error", "INTERNAL_ERROR"), status=500)
 
 

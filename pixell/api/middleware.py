@@ -39,7 +39,9 @@ class ApiMiddleware:
             result = ratelimit.hit(request, identity)
         if result["limited"]:
             headers = {**result["headers"], "Retry-After": str(result["retry_after"])}
-            return json_error(429, "Rate limit exceeded; retry later", "RATE_LIMITED", headers=headers)
+            return json_error(
+                429, "Rate limit exceeded; retry later", "RATE_LIMITED", headers=headers
+            )
         response = self.get_response(request)
         for name, value in result["headers"].items():
             response[name] = value
@@ -50,10 +52,17 @@ class ApiMiddleware:
     def _hit_api_key(self, request, fast):
         organization_id = fast.key.organization_id
         counter, day = api_call_counter(organization_id=organization_id)
-        result = ratelimit.hit(request, fast.identity, increments=[counter], reads=[fast.version_key])
+        result = ratelimit.hit(
+            request, fast.identity, increments=[counter], reads=[fast.version_key]
+        )
         if api_key_fast_path_confirm(request, fast, result["values"][0]):
             request._pixell_api_call_counted = True
-            _safely(api_call_counted, organization_id=organization_id, day=day, count=result["counts"][0])
+            _safely(
+                api_call_counted,
+                organization_id=organization_id,
+                day=day,
+                count=result["counts"][0],
+            )
         else:
             # The organization changed (or the key was rotated or deleted): the count just made was
             # for a caller not yet confirmed, so take it back, and identify from the database.

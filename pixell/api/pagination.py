@@ -20,9 +20,14 @@ def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 100) -> in
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationError("limit must be an integer", details={"limit": ["A valid integer is required."]}) from exc
+        raise ValidationError(
+            "limit must be an integer", details={"limit": ["A valid integer is required."]}
+        ) from exc
     if not 1 <= value <= maximum:
-        raise ValidationError(f"limit must be between 1 and {maximum}", details={"limit": [f"Must be between 1 and {maximum}."]})
+        raise ValidationError(
+            f"limit must be between 1 and {maximum}",
+            details={"limit": [f"Must be between 1 and {maximum}."]},
+        )
     return value
 
 
@@ -34,12 +39,18 @@ def paginate(queryset, *, cursor: str | None, limit: int, time_field: str = "cre
             stamp, last_id = signing.loads(cursor, salt=_SALT)
             stamp = datetime.fromisoformat(stamp)
         except (signing.BadSignature, ValueError, TypeError) as exc:
-            raise ValidationError("Invalid cursor", details={"cursor": ["Invalid or expired cursor."]}) from exc
-        qs = qs.filter(Q(**{f"{time_field}__lt": stamp}) | Q(**{time_field: stamp, "id__lt": last_id}))
+            raise ValidationError(
+                "Invalid cursor", details={"cursor": ["Invalid or expired cursor."]}
+            ) from exc
+        qs = qs.filter(
+            Q(**{f"{time_field}__lt": stamp}) | Q(**{time_field: stamp, "id__lt": last_id})
+        )
     rows = list(qs[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = signing.dumps([getattr(last, time_field).isoformat(), str(last.pk)], salt=_SALT)
+        next_cursor = signing.dumps(
+            [getattr(last, time_field).isoformat(), str(last.pk)], salt=_SALT
+        )
     return rows, next_cursor

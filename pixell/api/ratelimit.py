@@ -30,7 +30,7 @@ def client_address(request) -> str:
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
-    """"N/s|m|h|d" (validated at boot by pixell.env.get_rate) → (limit, period in seconds)."""
+    """ "N/s|m|h|d" (validated at boot by pixell.env.get_rate) → (limit, period in seconds)."""
     count, unit = rate.split("/")
     return int(count), _PERIODS[unit]
 
@@ -44,7 +44,9 @@ def bucket_for(identity, request) -> tuple[str, str]:
     return f"ip:{client_address(request)}", settings.PIXELL_RATE_LIMIT_ANONYMOUS
 
 
-def hit(request, identity, *, bucket: tuple[str, str] | None = None, increments=(), reads=()) -> dict:
+def hit(
+    request, identity, *, bucket: tuple[str, str] | None = None, increments=(), reads=()
+) -> dict:
     """Count one request in its bucket (plus any other ``increments``/``reads``, same round trip).
 
     Returns ``limited``, the X-RateLimit-* ``headers``, ``retry_after`` (seconds), and the

@@ -60,7 +60,9 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     """``@extend_schema(responses={200: Out, **errors(400, 404)})`` documents error answers
     with the real envelope instead of leaving them out."""
     return {
-        status: OpenApiResponse(response=ErrorEnvelopeSerializer, description=_DESCRIPTIONS.get(status, "Error"))
+        status: OpenApiResponse(
+            response=ErrorEnvelopeSerializer, description=_DESCRIPTIONS.get(status, "Error")
+        )
         for status in statuses
     }
 
@@ -101,7 +103,11 @@ def document_unsupported_media_type(result, generator, request, public):
                     "415",
                     {
                         "description": _DESCRIPTIONS[415],
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}
+                            }
+                        },
                     },
                 )
     return result

@@ -36,22 +36,35 @@ def memberships_of(user):
 def resolve_tenancy(request, identity: Identity) -> Tenancy:
     if identity.api_key is not None:
         # An API key acts as a member of its one organization (CONTRACT §2).
-        return Tenancy(organization=identity.api_key.organization, role=Role.MEMBER, membership=None)
+        return Tenancy(
+            organization=identity.api_key.organization, role=Role.MEMBER, membership=None
+        )
     header = request.headers.get(HEADER)
     if header:
         try:
             org_id = uuid.UUID(header.strip())
         except ValueError as exc:
-            raise ValidationError(f"{HEADER} is not a valid organization id", details={HEADER: ["Not a valid UUID."]}) from exc
-        membership = Membership.objects.select_related("organization").filter(user=identity.user, organization_id=org_id).first()
+            raise ValidationError(
+                f"{HEADER} is not a valid organization id", details={HEADER: ["Not a valid UUID."]}
+            ) from exc
+        membership = (
+            Membership.objects.select_related("organization")
+            .filter(user=identity.user, organization_id=org_id)
+            .first()
+        )
         if membership is None:
             # Not a member: the organization is invisible, as any foreign object is.
-            raise NotFound("Organization not found", details={HEADER: ["You are not a member of this organization."]})
+            raise NotFound(
+                "Organization not found",
+                details={HEADER: ["You are not a member of this organization."]},
+            )
     else:
         membership = memberships_of(identity.user).first()
         if membership is None:
             raise NotFound("You do not belong to any organization")
-    return Tenancy(organization=membership.organization, role=membership.role, membership=membership)
+    return Tenancy(
+        organization=membership.organization, role=membership.role, membership=membership
+    )
 
 
 # --- dashboard (server-rendered pages) -----------------------------------------------------------

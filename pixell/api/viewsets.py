@@ -11,8 +11,13 @@ from rest_framework.views import APIView
 
 from organizations.models import Role
 from pixell.api.authentication import identify
-from pixell.api.exceptions import AuthenticationFailed, PermissionDenied, PixellError, ValidationError
-from pixell.api.permissions import READ_METHODS, check_role
+from pixell.api.exceptions import (
+    AuthenticationFailed,
+    PermissionDenied,
+    PixellError,
+    ValidationError,
+)
+from pixell.api.permissions import check_role
 from pixell.api.tenancy import dashboard_tenancy, resolve_tenancy
 
 
@@ -51,7 +56,7 @@ class OrgScopedAPIView(AuthenticatedAPIView):
         self.membership = tenancy.membership
         self.role = self.api_key_role if self.api_key is not None else tenancy.role
         request._request.pixell_organization = self.organization  # for usage counting
-        required = self.required_roles.get(request.method, Role.MEMBER if request.method in READ_METHODS else Role.MEMBER)
+        required = self.required_roles.get(request.method, Role.MEMBER)
         check_role(role=self.role, required=required)
 
 
@@ -79,7 +84,9 @@ def dashboard_render(request, template: str, context: dict | None = None, *, sta
 
 
 def dashboard_error(request, error: PixellError):
-    return dashboard_render(request, "dashboard/error.html", {"error": error}, status=error.status_code)
+    return dashboard_render(
+        request, "dashboard/error.html", {"error": error}, status=error.status_code
+    )
 
 
 def dashboard_view(view=None, *, role: str = Role.MEMBER, methods=("GET", "POST")):
@@ -133,7 +140,13 @@ def form_error(error: PixellError) -> dict:
             fields[str(field)] = [_text(item) for item in items]
     elif isinstance(details, list | tuple):
         reasons = [_text(item) for item in details]
-    return {"message": error.message, "code": error.code, "status": error.status_code, "fields": fields, "reasons": reasons}
+    return {
+        "message": error.message,
+        "code": error.code,
+        "status": error.status_code,
+        "fields": fields,
+        "reasons": reasons,
+    }
 
 
 def _text(item) -> str:

@@ -15,7 +15,11 @@ pytestmark = pytest.mark.django_db
 
 def _login_with(user, password):
     client = APIClient()
-    response = client.post("/api/auth/login", {"email": user.email, "password": password, "rememberMe": False}, format="json")
+    response = client.post(
+        "/api/auth/login",
+        {"email": user.email, "password": password, "rememberMe": False},
+        format="json",
+    )
     assert response.status_code == 200
     return client, response.json()["session"]
 
@@ -45,7 +49,9 @@ def _token_issued_seconds_ago(user, seconds: int) -> str:
     return str(access)
 
 
-def test_password_reset_kills_access_tokens_and_cookies_issued_before_it(owner, org, django_capture_on_commit_callbacks):
+def test_password_reset_kills_access_tokens_and_cookies_issued_before_it(
+    owner, org, django_capture_on_commit_callbacks
+):
     # Given an access token and an auth cookie from before the reset (say, of whoever stole the password)
     old = _token_issued_seconds_ago(owner, 5)
     bearer = APIClient()
@@ -64,7 +70,9 @@ def test_password_reset_kills_access_tokens_and_cookies_issued_before_it(owner, 
     assert fresh.get("/api/auth/session").status_code == 200
 
 
-def test_password_reset_leaves_other_users_tokens_alive(owner, org, admin_user, django_capture_on_commit_callbacks):
+def test_password_reset_leaves_other_users_tokens_alive(
+    owner, org, admin_user, django_capture_on_commit_callbacks
+):
     _, admin_session = _login(admin_user)
     _reset(owner, "a-brand-New-passw0rd", django_capture_on_commit_callbacks)
     client = APIClient()

@@ -24,7 +24,11 @@ class StoredFiles:
         if self.bucket is not None:
             return self.bucket.keys(prefix)
         root = self.local_root
-        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and str(p.relative_to(root)).startswith(prefix))
+        return sorted(
+            str(p.relative_to(root))
+            for p in root.rglob("*")
+            if p.is_file() and str(p.relative_to(root)).startswith(prefix)
+        )
 
     def read(self, key: str) -> bytes:
         if self.bucket is not None:
@@ -49,7 +53,9 @@ def stored(request, local_storage) -> StoredFiles:
 
 @pytest.fixture
 def app(org, owner):
-    return AgentApp.objects.for_org(org).create(organization=org, name="Support Bot", description="Helps", created_by=owner)
+    return AgentApp.objects.for_org(org).create(
+        organization=org, name="Support Bot", description="Helps", created_by=owner
+    )
 
 
 @pytest.fixture
@@ -59,4 +65,6 @@ def other_app(other_org):
 
 @pytest.fixture
 def public_other_app(other_org):
-    return AgentApp.objects.for_org(other_org).create(organization=other_org, name="Public Bot", is_public=True)
+    return AgentApp.objects.for_org(other_org).create(
+        organization=other_org, name="Public Bot", is_public=True
+    )

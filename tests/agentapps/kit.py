@@ -183,7 +183,9 @@ def build_kit_package(tmp_path: Path, agent_yaml: str = MINIMAL_AGENT_YAML) -> P
     out = tmp_path / "kit-dist"
     done = run_kit(["build", "-p", str(project), "-o", str(out)], cwd=tmp_path)
     if done.returncode != 0:
-        raise AssertionError(f"pixell build failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        raise AssertionError(
+            f"pixell build failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
     packages = sorted(out.glob("*.apkg"))
     assert len(packages) == 1, packages
     return packages[0]

@@ -55,14 +55,20 @@ def apkg_bytes(
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("src/", b"")
         if with_manifest:
-            zf.writestr("agent.yaml", yaml.safe_dump(manifest_data or manifest(version), sort_keys=False))
+            zf.writestr(
+                "agent.yaml", yaml.safe_dump(manifest_data or manifest(version), sort_keys=False)
+            )
         zf.writestr(".env", env)
         zf.writestr("src/__init__.py", b"")
         zf.writestr("src/main.py", b"def handler(context):\n    return {'ok': True}\n")
         for name, data in extra:
             zf.writestr(name, data)
         if padding:
-            zf.writestr(zipfile.ZipInfo("assets/blob.bin"), os.urandom(padding), compress_type=zipfile.ZIP_STORED)
+            zf.writestr(
+                zipfile.ZipInfo("assets/blob.bin"),
+                os.urandom(padding),
+                compress_type=zipfile.ZIP_STORED,
+            )
     return buf.getvalue()
 
 
@@ -74,6 +80,8 @@ def ed25519_keypair() -> tuple[Ed25519PrivateKey, str, bytes]:
     """(private key, public key PEM, raw 32-byte public key)."""
     private = Ed25519PrivateKey.generate()
     public = private.public_key()
-    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return private, pem, raw

@@ -24,20 +24,32 @@ def staff_client():
 @pytest.fixture
 def populated(app, org, owner):
     package = services.package_upload(
-        organization=org, agent_app=app, actor=owner,
-        upload=upload(apkg_bytes("1.0.0", env="AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")),
+        organization=org,
+        agent_app=app,
+        actor=owner,
+        upload=upload(
+            apkg_bytes(
+                "1.0.0", env="AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+            )
+        ),
     )
     services.app_secrets_replace(agent_app=app, secrets={"OPENAI_API_KEY": "sk-do-not-show-me"})
-    services.signing_key_create(organization=org, actor=owner, name="release", public_key=ed25519_keypair()[1])
+    services.signing_key_create(
+        organization=org, actor=owner, name="release", public_key=ed25519_keypair()[1]
+    )
     return package
 
 
 def test_every_page_renders(staff_client, populated, app):
     secret = AppSecret.all_orgs.get()
     pages = [
-        "/admin/agentapps/agentapp/", f"/admin/agentapps/agentapp/{app.id}/change/",
-        "/admin/agentapps/package/", f"/admin/agentapps/package/{populated.id}/change/",
-        "/admin/agentapps/signingkey/", "/admin/agentapps/appsecret/", f"/admin/agentapps/appsecret/{secret.id}/change/",
+        "/admin/agentapps/agentapp/",
+        f"/admin/agentapps/agentapp/{app.id}/change/",
+        "/admin/agentapps/package/",
+        f"/admin/agentapps/package/{populated.id}/change/",
+        "/admin/agentapps/signingkey/",
+        "/admin/agentapps/appsecret/",
+        f"/admin/agentapps/appsecret/{secret.id}/change/",
     ]
     for page in pages:
         assert staff_client.get(page).status_code == 200, page
@@ -64,10 +76,13 @@ def test_package_page_shows_manifest_warnings_and_download_link(staff_client, po
     assert populated.warnings and populated.warnings[0].split(":")[0] in html
 
 
-def test_admin_deletes_apps_and_packages_through_the_services(staff_client, populated, app, local_storage, django_capture_on_commit_callbacks):
+def test_admin_deletes_apps_and_packages_through_the_services(
+    staff_client, populated, app, local_storage, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
-            "/admin/agentapps/package/", {"action": "soft_delete", "_selected_action": [str(populated.id)]}
+            "/admin/agentapps/package/",
+            {"action": "soft_delete", "_selected_action": [str(populated.id)]},
         )
     assert response.status_code == 302
     assert Package.all_orgs.get().deleted_at is not None

@@ -65,7 +65,9 @@ def manifest(**changes) -> dict:
     return result
 
 
-def package(tmp_path: Path, manifest_data=None, *, extra=(), source="agent.yaml", name="pkg.apkg") -> Path:
+def package(
+    tmp_path: Path, manifest_data=None, *, extra=(), source="agent.yaml", name="pkg.apkg"
+) -> Path:
     """A package laid out as the kit lays it out, with `extra` members appended."""
     data = MANIFEST if manifest_data is None else manifest_data
     if source == "agent.yaml":
@@ -138,7 +140,9 @@ def test_django_file_wrappers_work(tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     path = package(tmp_path)
-    upload = SimpleUploadedFile("agent.apkg", path.read_bytes(), content_type="application/octet-stream")
+    upload = SimpleUploadedFile(
+        "agent.apkg", path.read_bytes(), content_type="application/octet-stream"
+    )
     with open(path, "rb") as handle:
         stored = File(handle, name="agent.apkg")
         stored_result = check(stored)
@@ -275,7 +279,9 @@ def test_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path):
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for i in range(1, 30):
         lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]")
-    path = write_zip(tmp_path / "p.apkg", [("agent.yaml", "\n".join(lines)), ("src/main.py", HANDLER)])
+    path = write_zip(
+        tmp_path / "p.apkg", [("agent.yaml", "\n".join(lines)), ("src/main.py", HANDLER)]
+    )
 
     assert_error(check(path), "must not use YAML aliases")
 
@@ -310,10 +316,14 @@ def test_required_field_missing(tmp_path, key):
 @pytest.mark.parametrize("key", ["display_name", "description", "author", "license"])
 @pytest.mark.parametrize("value", ["", "   ", 42, ["a"]])
 def test_required_field_must_be_a_non_empty_string(tmp_path, key, value):
-    assert_error(check(package(tmp_path, manifest(**{key: value}))), f"{key} must be a non-empty string")
+    assert_error(
+        check(package(tmp_path, manifest(**{key: value}))), f"{key} must be a non-empty string"
+    )
 
 
-@pytest.mark.parametrize("name", ["My_Agent", "1agent", "agent.v1", "-agent", "AGENT", "agent name", ""])
+@pytest.mark.parametrize(
+    "name", ["My_Agent", "1agent", "agent.v1", "-agent", "AGENT", "agent name", ""]
+)
 def test_name_pattern(tmp_path, name):
     result = check(package(tmp_path, manifest(name=name)))
 
@@ -322,7 +332,8 @@ def test_name_pattern(tmp_path, name):
 
 
 @pytest.mark.parametrize(
-    "version", ["0.0.1", "1.2.3", "10.20.30", "1.0.0-alpha.1", "1.0.0+build.5", "1.0.0-rc.1+sha.abc"]
+    "version",
+    ["0.0.1", "1.2.3", "10.20.30", "1.0.0-alpha.1", "1.0.0+build.5", "1.0.0-rc.1+sha.abc"],
 )
 def test_semantic_versions_accepted(tmp_path, version):
     result = check(package(tmp_path, manifest(metadata={"version": version})))
@@ -332,11 +343,13 @@ def test_semantic_versions_accepted(tmp_path, version):
 
 
 @pytest.mark.parametrize(
-    "version", ["1.0", "1", "01.2.3", "1.02.3", "v1.2.3", "1.2.3-", "1.2.3+", "1.2.3\n", "1.2.3.4", "latest"]
+    "version",
+    ["1.0", "1", "01.2.3", "1.02.3", "v1.2.3", "1.2.3-", "1.2.3+", "1.2.3\n", "1.2.3.4", "latest"],
 )
 def test_non_semantic_versions_refused(tmp_path, version):
     assert_error(
-        check(package(tmp_path, manifest(metadata={"version": version}))), "is not a semantic version"
+        check(package(tmp_path, manifest(metadata={"version": version}))),
+        "is not a semantic version",
     )
 
 
@@ -368,7 +381,8 @@ def test_form_version_must_match(tmp_path):
     assert check(path, form_version=None).valid
     assert check(path, form_version="").valid  # an empty form field counts as not given
     assert_error(
-        check(path, form_version="1.2.4"), "Form version '1.2.4' does not match the package version '1.2.3'"
+        check(path, form_version="1.2.4"),
+        "Form version '1.2.4' does not match the package version '1.2.3'",
     )
 
 
@@ -381,8 +395,16 @@ def test_entrypoint_required_without_surfaces(tmp_path):
 @pytest.mark.parametrize(
     "surface, config, extra",
     [
-        ("rest", {"entry": "src.rest.index:mount"}, [("src/rest/index.py", "def mount(app): pass\n")]),
-        ("a2a", {"service": "src.a2a.server:serve"}, [("src/a2a/server.py", "def serve(): pass\n")]),
+        (
+            "rest",
+            {"entry": "src.rest.index:mount"},
+            [("src/rest/index.py", "def mount(app): pass\n")],
+        ),
+        (
+            "a2a",
+            {"service": "src.a2a.server:serve"},
+            [("src/a2a/server.py", "def serve(): pass\n")],
+        ),
         ("ui", {"path": "ui"}, [("dist/ui/index.html", "<html></html>")]),
     ],
 )
@@ -400,10 +422,13 @@ def test_null_surfaces_do_not_count(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "entrypoint", ["src.main", "src.main:", ":handler", "src.main:handler:x", "src..main:handler", 42]
+    "entrypoint",
+    ["src.main", "src.main:", ":handler", "src.main:handler:x", "src..main:handler", 42],
 )
 def test_entrypoint_format(tmp_path, entrypoint):
-    assert_error(check(package(tmp_path, manifest(entrypoint=entrypoint))), "must be 'module:function'")
+    assert_error(
+        check(package(tmp_path, manifest(entrypoint=entrypoint))), "must be 'module:function'"
+    )
 
 
 def test_entrypoint_module_must_be_in_the_archive(tmp_path):
@@ -460,8 +485,12 @@ def test_unsupported_runtime(tmp_path, runtime):
 
 def test_environment_must_map_names_to_strings(tmp_path):
     not_a_map = check(package(tmp_path, manifest(environment=["A=1"]), name="a.apkg"))
-    bad_values = check(package(tmp_path, manifest(environment={"DEBUG": False, "PORT": 8080}), name="b.apkg"))
-    bad_names = check(package(tmp_path, manifest(environment={"1BAD": "x", "has space": "y"}), name="c.apkg"))
+    bad_values = check(
+        package(tmp_path, manifest(environment={"DEBUG": False, "PORT": 8080}), name="b.apkg")
+    )
+    bad_names = check(
+        package(tmp_path, manifest(environment={"1BAD": "x", "has space": "y"}), name="c.apkg")
+    )
 
     assert_error(not_a_map, "environment must be a mapping")
     assert_error(bad_values, "environment values must be strings")
@@ -471,7 +500,11 @@ def test_environment_must_map_names_to_strings(tmp_path):
 
 def test_dependencies_and_mcp_shapes(tmp_path):
     good = check(
-        package(tmp_path, manifest(dependencies={"express": "^4.0.0"}, mcp={"enabled": False}), name="a.apkg")
+        package(
+            tmp_path,
+            manifest(dependencies={"express": "^4.0.0"}, mcp={"enabled": False}),
+            name="a.apkg",
+        )
     )
     bad = check(package(tmp_path, manifest(dependencies="requests", mcp=["x"]), name="b.apkg"))
 
@@ -749,7 +782,10 @@ def test_root_env_is_scanned_and_comments_are_not(tmp_path):
     members = [
         ("agent.yaml", yaml.safe_dump(MANIFEST)),
         ("src/main.py", HANDLER),
-        (".env", "# OPENAI_API_KEY=sk-commentedoutvalue123\nOPENAI_API_KEY=sk-realvalue1234567890\n"),
+        (
+            ".env",
+            "# OPENAI_API_KEY=sk-commentedoutvalue123\nOPENAI_API_KEY=sk-realvalue1234567890\n",
+        ),
     ]
     result = check(write_zip(tmp_path / "p.apkg", members))
 
@@ -765,7 +801,9 @@ def test_placeholders_are_not_secrets(tmp_path):
 
 
 def test_secret_in_manifest_environment_is_a_warning(tmp_path):
-    result = check(package(tmp_path, manifest(environment={"OPENAI_API_KEY": "sk-abcdefghijklmnopqrstuv"})))
+    result = check(
+        package(tmp_path, manifest(environment={"OPENAI_API_KEY": "sk-abcdefghijklmnopqrstuv"}))
+    )
 
     assert result.valid
     assert_warning(result, "agent.yaml environment.OPENAI_API_KEY looks like an API secret key")
@@ -906,7 +944,9 @@ def kit_package(tmp_path_factory):
     try:
         return build_kit_package(tmp_path_factory.mktemp("kit"))
     except KitUnavailable as exc:
-        pytest.skip(f"the Pixell Agent Kit could not be installed, so no real package can be built: {exc}")
+        pytest.skip(
+            f"the Pixell Agent Kit could not be installed, so no real package can be built: {exc}"
+        )
 
 
 @pytest.mark.kit
@@ -926,7 +966,10 @@ def test_package_built_by_the_real_kit_is_valid(kit_package):
 @pytest.mark.kit
 def test_real_kit_package_without_agent_yaml_validates_from_package_json(kit_package, tmp_path):
     stripped = tmp_path / "stripped.apkg"
-    with zipfile.ZipFile(kit_package) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(kit_package) as src,
+        zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             if info.filename != "agent.yaml":
                 dst.writestr(info, src.read(info))

@@ -13,7 +13,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _queue_deploy(client, app, version="1.0.0"):
-    response = client.post(f"/api/agent-apps/{app.id}/packages/deploy", {"file": upload(apkg_bytes(version))}, format="multipart")
+    response = client.post(
+        f"/api/agent-apps/{app.id}/packages/deploy",
+        {"file": upload(apkg_bytes(version))},
+        format="multipart",
+    )
     assert response.status_code == 202, response.content
     return Deployment.all_orgs.get(id=response.json()["deployment"]["id"])
 

@@ -14,14 +14,23 @@ pytestmark = pytest.mark.django_db
 
 
 def add_package(app, version="1.0.0", actor=None):
-    return services.package_upload(organization=app.organization, agent_app=app, actor=actor, upload=upload(apkg_bytes(version)))
+    return services.package_upload(
+        organization=app.organization,
+        agent_app=app,
+        actor=actor,
+        upload=upload(apkg_bytes(version)),
+    )
 
 
 # --- shapes --------------------------------------------------------------------------------------
 
 
 def test_create_returns_the_seed_shape(owner_client, org):
-    response = owner_client.post("/api/agent-apps", {"name": "My New Agent", "description": "Desc", "is_public": False}, format="json")
+    response = owner_client.post(
+        "/api/agent-apps",
+        {"name": "My New Agent", "description": "Desc", "is_public": False},
+        format="json",
+    )
 
     assert response.status_code == 201
     body = response.json()
@@ -32,7 +41,11 @@ def test_create_returns_the_seed_shape(owner_client, org):
     assert body["app"]["is_public"] is False
     app = AgentApp.objects.for_org(org).get(pk=body["app"]["id"])
     assert app.created_by.email == "owner@example.com"
-    assert UsageEvent.objects.for_org(org).filter(type=UsageEventType.APP, agent_app_id=app.id).exists()
+    assert (
+        UsageEvent.objects.for_org(org)
+        .filter(type=UsageEventType.APP, agent_app_id=app.id)
+        .exists()
+    )
 
 
 def test_create_defaults_description_and_visibility(owner_client):
@@ -63,7 +76,9 @@ def test_list_returns_apps_with_their_live_packages(owner_client, app, org):
 def test_list_runs_a_constant_number_of_queries(owner_client, org, django_assert_num_queries):
     def make(n):
         for i in range(n):
-            app = AgentApp.objects.for_org(org).create(organization=org, name=f"App {len(AgentApp.all_orgs.all())}-{i}")
+            app = AgentApp.objects.for_org(org).create(
+                organization=org, name=f"App {len(AgentApp.all_orgs.all())}-{i}"
+            )
             add_package(app, "1.0.0")
             add_package(app, "2.0.0")
 
@@ -95,13 +110,19 @@ def test_get_includes_packages_with_download_links(owner_client, app):
 
 def test_patch_returns_the_seed_shape(owner_client, app):
     response = owner_client.patch(
-        f"/api/agent-apps/{app.id}", {"name": "Updated Agent Name", "description": "New", "is_public": True}, format="json"
+        f"/api/agent-apps/{app.id}",
+        {"name": "Updated Agent Name", "description": "New", "is_public": True},
+        format="json",
     )
 
     assert response.status_code == 200
     body = response.json()["app"]
     assert set(body) == {"id", "name", "description", "is_public", "updated_at"}
-    assert (body["name"], body["description"], body["is_public"]) == ("Updated Agent Name", "New", True)
+    assert (body["name"], body["description"], body["is_public"]) == (
+        "Updated Agent Name",
+        "New",
+        True,
+    )
     app.refresh_from_db()
     assert app.is_public is True
 
@@ -130,16 +151,26 @@ def test_names_are_unique_per_organization_case_insensitively(owner_client, app,
 
 
 def test_the_same_name_in_another_organization_is_fine(other_client, app):
-    assert other_client.post("/api/agent-apps", {"name": "Support Bot"}, format="json").status_code == 201
+    assert (
+        other_client.post("/api/agent-apps", {"name": "Support Bot"}, format="json").status_code
+        == 201
+    )
 
 
 def test_renaming_onto_an_existing_name_conflicts(owner_client, app, org):
     other = AgentApp.objects.for_org(org).create(organization=org, name="Second")
-    response = owner_client.patch(f"/api/agent-apps/{other.id}", {"name": "SUPPORT BOT"}, format="json")
+    response = owner_client.patch(
+        f"/api/agent-apps/{other.id}", {"name": "SUPPORT BOT"}, format="json"
+    )
     assert response.status_code == 409
     assert response.json()["code"] == "CONFLICT"
     # Renaming an app to its own name (another case) is no conflict.
-    assert owner_client.patch(f"/api/agent-apps/{app.id}", {"name": "support bot"}, format="json").status_code == 200
+    assert (
+        owner_client.patch(
+            f"/api/agent-apps/{app.id}", {"name": "support bot"}, format="json"
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
@@ -169,10 +200,15 @@ def test_every_role_reads_creates_and_updates(role_clients, who, app):
     assert client.get("/api/agent-apps").status_code == 200
     assert client.get(f"/api/agent-apps/{app.id}").status_code == 200
     assert client.post("/api/agent-apps", {"name": f"by {who}"}, format="json").status_code == 201
-    assert client.patch(f"/api/agent-apps/{app.id}", {"description": who}, format="json").status_code == 200
+    assert (
+        client.patch(f"/api/agent-apps/{app.id}", {"description": who}, format="json").status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("who, status", [("owner", 200), ("admin", 200), ("member", 403), ("api_key", 403)])
+@pytest.mark.parametrize(
+    "who, status", [("owner", 200), ("admin", 200), ("member", 403), ("api_key", 403)]
+)
 def test_deleting_an_app_needs_admin(role_clients, who, status, app):
     response = role_clients[who].delete(f"/api/agent-apps/{app.id}")
     assert response.status_code == status
@@ -182,7 +218,10 @@ def test_deleting_an_app_needs_admin(role_clients, who, status, app):
 
 
 def test_anonymous_callers_are_refused(anon_client, app):
-    for response in (anon_client.get("/api/agent-apps"), anon_client.get(f"/api/agent-apps/{app.id}")):
+    for response in (
+        anon_client.get("/api/agent-apps"),
+        anon_client.get(f"/api/agent-apps/{app.id}"),
+    ):
         assert response.status_code == 401
         assert response.json()["code"] == "AUTHENTICATION_FAILED"
 
@@ -209,7 +248,9 @@ def test_unknown_or_malformed_ids_are_404(owner_client, bad_id):
     assert response.json()["code"] == "NOT_FOUND"
 
 
-def test_public_apps_are_readable_by_any_signed_in_caller(owner_client, api_key_client, public_other_app):
+def test_public_apps_are_readable_by_any_signed_in_caller(
+    owner_client, api_key_client, public_other_app
+):
     add_package(public_other_app, "3.0.0")
     for client in (owner_client, api_key_client):
         response = client.get(f"/api/agent-apps/{public_other_app.id}")
@@ -224,10 +265,14 @@ def test_public_apps_are_readable_by_any_signed_in_caller(owner_client, api_key_
 
 def test_public_apps_are_changed_only_by_their_organization(owner_client, public_other_app):
     responses = [
-        owner_client.patch(f"/api/agent-apps/{public_other_app.id}", {"name": "Hijacked"}, format="json"),
+        owner_client.patch(
+            f"/api/agent-apps/{public_other_app.id}", {"name": "Hijacked"}, format="json"
+        ),
         owner_client.delete(f"/api/agent-apps/{public_other_app.id}"),
         owner_client.post(
-            f"/api/agent-apps/{public_other_app.id}/packages", {"file": upload(apkg_bytes())}, format="multipart"
+            f"/api/agent-apps/{public_other_app.id}/packages",
+            {"file": upload(apkg_bytes())},
+            format="multipart",
         ),
         owner_client.get(f"/api/agent-apps/{public_other_app.id}/secrets"),
     ]
@@ -243,7 +288,9 @@ def test_public_apps_are_changed_only_by_their_organization(owner_client, public
 # --- deletion removes files ---------------------------------------------------------------------------
 
 
-def test_deleting_an_app_removes_its_stored_files_after_commit(admin_client, app, org, stored, django_capture_on_commit_callbacks):
+def test_deleting_an_app_removes_its_stored_files_after_commit(
+    admin_client, app, org, stored, django_capture_on_commit_callbacks
+):
     add_package(app, "1.0.0")
     add_package(app, "2.0.0")
     keep = AgentApp.objects.for_org(org).create(organization=org, name="Keep")

@@ -32,7 +32,9 @@ def test_concurrent_uploads_of_one_version_store_exactly_one(app, org, stored):
             barrier.wait()
             # Distinct bytes, same version: every one of them passes validation and is stored.
             data = apkg_bytes("1.0.0", extra=((f"n{index}.txt", str(index)),))
-            results[index] = services.package_upload(organization=org, agent_app=app, actor=None, upload=upload(data))
+            results[index] = services.package_upload(
+                organization=org, agent_app=app, actor=None, upload=upload(data)
+            )
         except Exception as exc:  # asserted below
             results[index] = exc
         finally:

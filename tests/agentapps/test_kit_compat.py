@@ -34,13 +34,20 @@ def test_a_kit_built_package_validates_and_uploads(owner_client, app, org, kit_p
 
     response = owner_client.post(
         f"/api/agent-apps/{app.id}/packages",
-        {"file": SimpleUploadedFile("agent.apkg", data, content_type="application/octet-stream"), "version": "1.2.3"},
+        {
+            "file": SimpleUploadedFile("agent.apkg", data, content_type="application/octet-stream"),
+            "version": "1.2.3",
+        },
         format="multipart",
     )
 
     assert response.status_code == 201, response.json()
     body = response.json()["package"]
-    assert (body["version"], body["size"], body["sha256"]) == ("1.2.3", len(data), hashlib.sha256(data).hexdigest())
+    assert (body["version"], body["size"], body["sha256"]) == (
+        "1.2.3",
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
     assert body["warnings"] == []
     assert stored.read(Package.all_orgs.get().file.name) == data
     assert Package.all_orgs.get().manifest["name"] == "mini-agent"
@@ -63,7 +70,10 @@ def test_pixell_secrets_commands_work_against_us(kit_server, kit_app, tmp_path):
     def kit(*args, stdin=None):
         return run_kit(
             ["secrets", *args, "-a", str(app.id), "-k", key, "--env", "local"],
-            base_url=kit_server.kit_base_url, cwd=tmp_path, stdin=stdin, timeout=60,
+            base_url=kit_server.kit_base_url,
+            cwd=tmp_path,
+            stdin=stdin,
+            timeout=60,
         )
 
     done = kit("set", "-s", "OPENAI_API_KEY=sk-x", "-s", "DEBUG=false", stdin="y\n")
@@ -73,7 +83,9 @@ def test_pixell_secrets_commands_work_against_us(kit_server, kit_app, tmp_path):
 
     listed = kit("list", "--format", "json")
     assert listed.returncode == 0, listed.stdout + listed.stderr
-    assert json.loads(listed.stdout[listed.stdout.index("{"):]) == {"secrets": {"DEBUG": "false", "OPENAI_API_KEY": "sk-x"}}
+    assert json.loads(listed.stdout[listed.stdout.index("{") :]) == {
+        "secrets": {"DEBUG": "false", "OPENAI_API_KEY": "sk-x"}
+    }
 
     got = kit("get", "OPENAI_API_KEY")
     assert got.returncode == 0 and "sk-x" in got.stdout
@@ -103,7 +115,9 @@ def test_pixell_secrets_reports_bad_credentials_and_unknown_apps(kit_server, kit
     def kit(app_id, api_key):
         return run_kit(
             ["secrets", "list", "-a", app_id, "-k", api_key, "--env", "local"],
-            base_url=kit_server.kit_base_url, cwd=tmp_path, timeout=60,
+            base_url=kit_server.kit_base_url,
+            cwd=tmp_path,
+            timeout=60,
         )
 
     assert kit(str(app.id), "pac_wrong").returncode == 2  # 401 → AUTHENTICATION ERROR

@@ -30,7 +30,13 @@ def post_package(client, app, data: bytes, **fields):
 
 
 def add_package(app, version="1.0.0", **kwargs):
-    return services.package_upload(organization=app.organization, agent_app=app, actor=None, upload=upload(apkg_bytes(version)), **kwargs)
+    return services.package_upload(
+        organization=app.organization,
+        agent_app=app,
+        actor=None,
+        upload=upload(apkg_bytes(version)),
+        **kwargs,
+    )
 
 
 # --- upload -------------------------------------------------------------------------------------------
@@ -43,7 +49,16 @@ def test_upload_stores_the_package_and_answers_the_seed_shape(owner_client, app,
 
     assert response.status_code == 201, response.json()
     body = response.json()["package"]
-    assert set(body) == {"id", "version", "s3_url", "size", "sha256", "status", "created_at", "warnings"}
+    assert set(body) == {
+        "id",
+        "version",
+        "s3_url",
+        "size",
+        "sha256",
+        "status",
+        "created_at",
+        "warnings",
+    }
     assert body["version"] == "1.0.1"
     assert body["size"] == len(data)
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
@@ -52,7 +67,11 @@ def test_upload_stores_the_package_and_answers_the_seed_shape(owner_client, app,
     assert stored.keys() == [key]
     assert stored.read(key) == data
     package = Package.objects.for_org(org).get(pk=body["id"])
-    assert (package.file.name, package.sha256, package.manifest["name"]) == (key, body["sha256"], "my-agent")
+    assert (package.file.name, package.sha256, package.manifest["name"]) == (
+        key,
+        body["sha256"],
+        "my-agent",
+    )
     event = UsageEvent.objects.for_org(org).get(type=UsageEventType.PACKAGE_UPLOAD)
     assert event.description == "Uploaded version 1.0.1 of 'Support Bot'"
     assert event.agent_app_id == app.id
@@ -105,7 +124,9 @@ def _nothing_happened(stored, org, credits_before):
     ],
     ids=["not-a-zip", "version-mismatch", "no-manifest"],
 )
-def test_invalid_packages_are_refused_with_their_reasons(owner_client, app, org, stored, data, fields, expected):
+def test_invalid_packages_are_refused_with_their_reasons(
+    owner_client, app, org, stored, data, fields, expected
+):
     credits = org.credits
 
     response = post_package(owner_client, app, data, **fields)
@@ -122,7 +143,9 @@ def test_invalid_packages_are_refused_with_their_reasons(owner_client, app, org,
 
 def test_every_reason_is_reported_not_just_the_first(owner_client, app):
     bad = manifest("1.0", capabilities="chat", name="Bad Name", entrypoint=...)
-    response = post_package(owner_client, app, apkg_bytes(manifest_data=bad, extra=(("../evil.py", b"x"),)))
+    response = post_package(
+        owner_client, app, apkg_bytes(manifest_data=bad, extra=(("../evil.py", b"x"),))
+    )
 
     assert response.status_code == 400
     details = response.json()["details"]
@@ -162,7 +185,9 @@ def test_refused_uploads_leave_no_temporary_file(owner_client, app, settings, tm
     temp_dir = tmp_path / "uploads"
     temp_dir.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(temp_dir)
-    big_invalid = apkg_bytes(with_manifest=False, padding=3 * 1024 * 1024)  # > 2 MiB: streamed to disk
+    big_invalid = apkg_bytes(
+        with_manifest=False, padding=3 * 1024 * 1024
+    )  # > 2 MiB: streamed to disk
 
     response = post_package(owner_client, app, big_invalid)
 
@@ -173,7 +198,9 @@ def test_refused_uploads_leave_no_temporary_file(owner_client, app, settings, tm
     assert list(temp_dir.iterdir()) == []
 
 
-def test_packages_over_the_size_limit_are_refused_without_storing_them(owner_client, app, org, settings, stored, tmp_path):
+def test_packages_over_the_size_limit_are_refused_without_storing_them(
+    owner_client, app, org, settings, stored, tmp_path
+):
     settings.PIXELL_MAX_PACKAGE_BYTES = 1024 * 1024
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
     credits = org.credits
@@ -188,7 +215,9 @@ def test_packages_over_the_size_limit_are_refused_without_storing_them(owner_cli
     assert [p for p in tmp_path.iterdir() if p.name.endswith(".upload")] == []
 
 
-@pytest.mark.parametrize("request_length", [1024, 10 * 1024 * 1024], ids=["in-memory", "temporary-file"])
+@pytest.mark.parametrize(
+    "request_length", [1024, 10 * 1024 * 1024], ids=["in-memory", "temporary-file"]
+)
 def test_the_upload_handler_hashes_and_stops_writing_past_the_limit(rf, settings, request_length):
     settings.PIXELL_MAX_PACKAGE_BYTES = 100
     request = rf.post("/")
@@ -204,7 +233,9 @@ def test_the_upload_handler_hashes_and_stops_writing_past_the_limit(rf, settings
     assert request._pixell_upload_too_large == {"file": 100}
     assert uploaded.size == 90 and uploaded.read() == b"a" * 60 + b"b" * 30
     assert uploaded.pixell_sha256 == hashlib.sha256(b"a" * 60 + b"b" * 30).hexdigest()
-    assert hasattr(uploaded, "temporary_file_path") is (request_length > settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
+    assert hasattr(uploaded, "temporary_file_path") is (
+        request_length > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    )
     uploaded.close()
 
 
@@ -223,13 +254,19 @@ def test_the_upload_handler_removes_its_file_when_parsing_is_interrupted(rf, set
     assert list(tmp_path.iterdir()) == []
 
 
-def test_file_content_does_not_count_against_data_upload_max_memory_size(owner_client, app, settings):
+def test_file_content_does_not_count_against_data_upload_max_memory_size(
+    owner_client, app, settings
+):
     # DATA_UPLOAD_MAX_MEMORY_SIZE (10 MiB) bounds non-file fields only: shrunk far below the package
     # sizes here, it still refuses nothing, in memory (< 2 MiB) or streamed to disk (> 2 MiB); so a
     # 100 MiB package passes (benchmarks/package_upload.py sends one).
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
-    small = post_package(owner_client, app, apkg_bytes("1.0.0", padding=256 * 1024), release_notes="fine")
-    large = post_package(owner_client, app, apkg_bytes("2.0.0", padding=3 * 1024 * 1024), release_notes="fine")
+    small = post_package(
+        owner_client, app, apkg_bytes("1.0.0", padding=256 * 1024), release_notes="fine"
+    )
+    large = post_package(
+        owner_client, app, apkg_bytes("2.0.0", padding=3 * 1024 * 1024), release_notes="fine"
+    )
     assert (small.status_code, large.status_code) == (201, 201)
 
 
@@ -263,17 +300,26 @@ def test_a_deleted_or_failed_version_is_free_again(owner_client, app, make_free)
     assert post_package(owner_client, app, apkg_bytes("1.0.0")).status_code == 201
 
 
-def test_force_overwrite_replaces_the_version(owner_client, app, org, stored, django_capture_on_commit_callbacks):
+def test_force_overwrite_replaces_the_version(
+    owner_client, app, org, stored, django_capture_on_commit_callbacks
+):
     old = add_package(app, "1.0.0")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_package(owner_client, app, apkg_bytes("1.0.0", extra=(("README.md", b"new"),)), force_overwrite="true")
+        response = post_package(
+            owner_client,
+            app,
+            apkg_bytes("1.0.0", extra=(("README.md", b"new"),)),
+            force_overwrite="true",
+        )
 
     assert response.status_code == 201
     new_id = response.json()["package"]["id"]
     old.refresh_from_db()
     assert old.deleted_at is not None
-    assert stored.keys() == [f"packages/{org.id}/{app.id}/1.0.0/{new_id}.apkg"]  # the old file is gone
+    assert stored.keys() == [
+        f"packages/{org.id}/{app.id}/1.0.0/{new_id}.apkg"
+    ]  # the old file is gone
     listed = owner_client.get(url(app)).json()["packages"]
     assert [p["id"] for p in listed] == [new_id]
 
@@ -300,13 +346,23 @@ def test_list_is_newest_first_and_paginated(owner_client, app, django_assert_max
     body = first.json()
     assert set(body) == {"packages", "next_cursor"}
     assert [p["id"] for p in body["packages"]] == [str(made[2].id), str(made[1].id)]
-    assert set(body["packages"][0]) == {"id", "version", "s3_url", "size", "sha256", "status", "created_at"}
+    assert set(body["packages"][0]) == {
+        "id",
+        "version",
+        "s3_url",
+        "size",
+        "sha256",
+        "status",
+        "created_at",
+    }
     second = owner_client.get(url(app), {"limit": 2, "cursor": body["next_cursor"]}).json()
     assert [p["id"] for p in second["packages"]] == [str(made[0].id)]
     assert second["next_cursor"] is None
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": "x"}, {"limit": 101}, {"cursor": "forged"}])
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": "x"}, {"limit": 101}, {"cursor": "forged"}]
+)
 def test_bad_pagination_parameters_are_400(owner_client, app, params):
     response = owner_client.get(url(app), params)
     assert response.status_code == 400
@@ -316,7 +372,9 @@ def test_bad_pagination_parameters_are_400(owner_client, app, params):
 # --- delete ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("who, status", [("owner", 200), ("admin", 200), ("member", 403), ("api_key", 403)])
+@pytest.mark.parametrize(
+    "who, status", [("owner", 200), ("admin", 200), ("member", 403), ("api_key", 403)]
+)
 def test_deleting_a_package_needs_admin(role_clients, who, status, app):
     package = add_package(app)
     response = role_clients[who].delete(url(app, f"/{package.id}"))
@@ -325,7 +383,9 @@ def test_deleting_a_package_needs_admin(role_clients, who, status, app):
         assert response.json() == {"message": "Package deleted successfully"}
 
 
-def test_deleting_a_package_removes_its_file_and_hides_it(admin_client, app, org, stored, django_capture_on_commit_callbacks):
+def test_deleting_a_package_removes_its_file_and_hides_it(
+    admin_client, app, org, stored, django_capture_on_commit_callbacks
+):
     package = add_package(app)
     keep = add_package(app, "2.0.0")
 
@@ -366,7 +426,9 @@ def _local_path(link: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def test_local_download_link_streams_the_package_without_credentials(owner_client, anon_client, app):
+def test_local_download_link_streams_the_package_without_credentials(
+    owner_client, anon_client, app
+):
     data = apkg_bytes("1.0.0")
     link = post_package(owner_client, app, data).json()["package"]["s3_url"]
 
@@ -398,7 +460,9 @@ def test_tampered_and_expired_local_links_are_refused(owner_client, anon_client,
         assert response.json()["code"] == "PERMISSION_DENIED"
 
 
-def test_a_deleted_packages_local_link_is_404(owner_client, anon_client, app, django_capture_on_commit_callbacks):
+def test_a_deleted_packages_local_link_is_404(
+    owner_client, anon_client, app, django_capture_on_commit_callbacks
+):
     package = add_package(app)
     link = owner_client.get(url(app)).json()["packages"][0]["s3_url"]
     with django_capture_on_commit_callbacks(execute=True):
@@ -413,14 +477,22 @@ def test_a_deleted_packages_local_link_is_404(owner_client, anon_client, app, dj
 def test_links_built_without_a_request_use_the_public_url(app, settings):
     settings.PIXELL_PUBLIC_URL = "https://cloud.example.com"
     package = add_package(app)
-    assert services.package_download_url(package=package).startswith(f"https://cloud.example.com/api/packages/{package.id}/download?")
+    assert services.package_download_url(package=package).startswith(
+        f"https://cloud.example.com/api/packages/{package.id}/download?"
+    )
 
 
-def test_s3_links_are_presigned_and_stop_working_when_deleted(owner_client, app, s3_storage, django_capture_on_commit_callbacks):
+def test_s3_links_are_presigned_and_stop_working_when_deleted(
+    owner_client, app, s3_storage, django_capture_on_commit_callbacks
+):
     data = apkg_bytes("1.0.0")
     body = post_package(owner_client, app, data).json()["package"]
     link = body["s3_url"]
-    assert link.startswith(s3_storage.endpoint) and "X-Amz-Signature=" in link and "X-Amz-Expires=3600" in link
+    assert (
+        link.startswith(s3_storage.endpoint)
+        and "X-Amz-Signature=" in link
+        and "X-Amz-Expires=3600" in link
+    )
 
     fetched = requests.get(link, timeout=10)
     assert fetched.status_code == 200
@@ -435,7 +507,9 @@ def test_s3_links_are_presigned_and_stop_working_when_deleted(owner_client, app,
 
 def test_package_file_open_reads_the_stored_bytes(app, stored):
     data = apkg_bytes("1.0.0", padding=9 * 1024 * 1024)  # > one 8 MiB S3 part
-    package = services.package_upload(organization=app.organization, agent_app=app, actor=None, upload=upload(data))
+    package = services.package_upload(
+        organization=app.organization, agent_app=app, actor=None, upload=upload(data)
+    )
     with services.package_file_open(package=package) as fh:
         assert fh.read() == data
     assert package.sha256 == hashlib.sha256(data).hexdigest()
@@ -447,7 +521,11 @@ def test_a_large_upload_is_renamed_into_local_storage_not_copied(owner_client, a
 
     moved = []
     real_move = filesystem.file_move_safe
-    monkeypatch.setattr(filesystem, "file_move_safe", lambda old, new, **kw: (moved.append(new), real_move(old, new, **kw)))
+    monkeypatch.setattr(
+        filesystem,
+        "file_move_safe",
+        lambda old, new, **kw: (moved.append(new), real_move(old, new, **kw)),
+    )
     data = apkg_bytes(padding=3 * 1024 * 1024)
 
     body = post_package(owner_client, app, data).json()["package"]

@@ -19,7 +19,9 @@ def base(app):
 
 
 def test_set_list_update_delete_round_trip(api_key_client, app):
-    replaced = api_key_client.post(base(app), {"secrets": {"OPENAI_API_KEY": "sk-x", "DEBUG": "false"}}, format="json")
+    replaced = api_key_client.post(
+        base(app), {"secrets": {"OPENAI_API_KEY": "sk-x", "DEBUG": "false"}}, format="json"
+    )
     assert replaced.status_code == 200
     assert replaced.json() == {"success": True, "secretCount": 2}
 
@@ -31,7 +33,11 @@ def test_set_list_update_delete_round_trip(api_key_client, app):
     assert (updated.status_code, updated.json()) == (200, {"success": True, "key": "DEBUG"})
     added = api_key_client.put(f"{base(app)}/NEW_ONE", {"value": "  spaced  "}, format="json")
     assert added.status_code == 200
-    assert api_key_client.get(base(app)).json()["secrets"] == {"DEBUG": "true", "NEW_ONE": "  spaced  ", "OPENAI_API_KEY": "sk-x"}
+    assert api_key_client.get(base(app)).json()["secrets"] == {
+        "DEBUG": "true",
+        "NEW_ONE": "  spaced  ",
+        "OPENAI_API_KEY": "sk-x",
+    }
 
     deleted = api_key_client.delete(f"{base(app)}/DEBUG")
     assert (deleted.status_code, deleted.json()) == (200, {"success": True, "key": "DEBUG"})
@@ -46,7 +52,10 @@ def test_post_replaces_all_secrets(admin_client, app):
     admin_client.post(base(app), {"secrets": {"A": "1", "B": "2"}}, format="json")
     admin_client.post(base(app), {"secrets": {"C": "3"}}, format="json")
     assert admin_client.get(base(app)).json()["secrets"] == {"C": "3"}
-    assert admin_client.post(base(app), {"secrets": {}}, format="json").json() == {"success": True, "secretCount": 0}
+    assert admin_client.post(base(app), {"secrets": {}}, format="json").json() == {
+        "success": True,
+        "secretCount": 0,
+    }
     assert admin_client.get(base(app)).json()["secrets"] == {}
 
 
@@ -110,7 +119,9 @@ def test_invalid_secrets_are_400(admin_client, app, body):
 
 def test_the_kits_key_rule_is_accepted(admin_client, app):
     # pixell-kit's own rule is ^[A-Z0-9_]+$ (a leading digit included): whatever it sends, we take.
-    response = admin_client.post(base(app), {"secrets": {"1ST_KEY": "a", "_X": "b", "A_2": "c"}}, format="json")
+    response = admin_client.post(
+        base(app), {"secrets": {"1ST_KEY": "a", "_X": "b", "A_2": "c"}}, format="json"
+    )
     assert response.status_code == 200
 
 
@@ -122,7 +133,9 @@ def test_put_needs_a_string_value(admin_client, app, body):
 
 
 def test_put_validates_the_key(admin_client, app):
-    assert admin_client.put(f"{base(app)}/bad-key", {"value": "x"}, format="json").status_code == 400
+    assert (
+        admin_client.put(f"{base(app)}/bad-key", {"value": "x"}, format="json").status_code == 400
+    )
 
 
 def test_too_long_values_are_refused(admin_client, app):
@@ -130,7 +143,9 @@ def test_too_long_values_are_refused(admin_client, app):
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("who, status", [("owner", 200), ("admin", 200), ("member", 403), ("api_key", 200)])
+@pytest.mark.parametrize(
+    "who, status", [("owner", 200), ("admin", 200), ("member", 403), ("api_key", 200)]
+)
 def test_secrets_need_admin_or_an_api_key(role_clients, who, status, app):
     client = role_clients[who]
     assert client.get(base(app)).status_code == status

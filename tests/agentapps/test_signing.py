@@ -7,9 +7,9 @@ import base64
 import hashlib
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
-from cryptography.hazmat.primitives import serialization
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from agentapps.models import Package, SigningKey
@@ -74,12 +74,22 @@ def test_the_same_key_twice_is_a_conflict(owner_client):
 
 def _rsa_pem() -> str:
     key = generate_private_key(public_exponent=65537, key_size=1024)
-    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 @pytest.mark.parametrize(
     "public_key",
-    ["", "not a key", base64.b64encode(b"x" * 31).decode(), "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----", "rsa"],
+    [
+        "",
+        "not a key",
+        base64.b64encode(b"x" * 31).decode(),
+        "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----",
+        "rsa",
+    ],
     ids=["empty", "text", "short", "bad-pem", "rsa"],
 )
 def test_invalid_public_keys_are_400(owner_client, public_key):
@@ -89,12 +99,16 @@ def test_invalid_public_keys_are_400(owner_client, public_key):
     assert "public_key" in response.json()["details"]
 
 
-@pytest.mark.parametrize("who, status", [("owner", 201), ("admin", 201), ("member", 403), ("api_key", 403)])
+@pytest.mark.parametrize(
+    "who, status", [("owner", 201), ("admin", 201), ("member", 403), ("api_key", 403)]
+)
 def test_creating_keys_needs_admin(role_clients, who, status):
     assert register(role_clients[who], ed25519_keypair()[1]).status_code == status
 
 
-@pytest.mark.parametrize("who, status", [("owner", 200), ("admin", 200), ("member", 403), ("api_key", 403)])
+@pytest.mark.parametrize(
+    "who, status", [("owner", 200), ("admin", 200), ("member", 403), ("api_key", 403)]
+)
 def test_deleting_keys_needs_admin(role_clients, owner_client, who, status):
     key_id = register(owner_client, ed25519_keypair()[1]).json()["signing_key"]["id"]
     response = role_clients[who].delete(f"{KEYS}/{key_id}")
@@ -163,7 +177,9 @@ def test_a_signature_no_key_verifies_is_refused(owner_client, app, signer, case,
 
 def test_a_signature_with_no_registered_key_is_refused(owner_client, app):
     data = apkg_bytes()
-    response = post_signed(owner_client, app, data, sig_file(Ed25519PrivateKey.generate().sign(data)))
+    response = post_signed(
+        owner_client, app, data, sig_file(Ed25519PrivateKey.generate().sign(data))
+    )
     assert response.json()["details"] == ["Invalid package signature"]
 
 
@@ -182,7 +198,9 @@ def test_signature_reasons_come_with_the_packages_own(owner_client, app, signer)
     assert any(d.startswith("Missing required manifest") for d in details)
 
 
-def test_unsigned_packages_pass_unless_the_organization_requires_signatures(owner_client, app, org, signer):
+def test_unsigned_packages_pass_unless_the_organization_requires_signatures(
+    owner_client, app, org, signer
+):
     assert post_signed(owner_client, app, apkg_bytes("1.0.0")).status_code == 201
     assert Package.all_orgs.get().signed is False
 

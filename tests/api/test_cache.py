@@ -84,7 +84,12 @@ def test_counters_hit_portable_path_matches(settings, tmp_path):
     from pixell.cache import counters_hit
 
     # Django's setting_changed handler rebuilds the cache handlers for the new CACHES.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
     cache.set("r1", "token-a")
     assert counters_hit([("c1", 60)], ["r1", "r2"]) == ([1], ["token-a", None])
     assert counters_hit([("c1", 60)], []) == ([2], [])

@@ -36,12 +36,24 @@ def test_method_not_allowed_is_405_envelope(anon_client):
 
 
 def test_malformed_json_is_400_envelope(anon_client, owner_client):
-    _assert_envelope(anon_client.post("/api/auth/login", "{not json", content_type="application/json"), 400, "VALIDATION_ERROR")
-    _assert_envelope(owner_client.patch("/api/organizations/current", "[1,", content_type="application/json"), 400, "VALIDATION_ERROR")
+    _assert_envelope(
+        anon_client.post("/api/auth/login", "{not json", content_type="application/json"),
+        400,
+        "VALIDATION_ERROR",
+    )
+    _assert_envelope(
+        owner_client.patch("/api/organizations/current", "[1,", content_type="application/json"),
+        400,
+        "VALIDATION_ERROR",
+    )
 
 
 def test_json_that_is_not_an_object_is_400(anon_client):
-    _assert_envelope(anon_client.post("/api/auth/login", "[1, 2]", content_type="application/json"), 400, "VALIDATION_ERROR")
+    _assert_envelope(
+        anon_client.post("/api/auth/login", "[1, 2]", content_type="application/json"),
+        400,
+        "VALIDATION_ERROR",
+    )
 
 
 def test_unsupported_media_type_is_envelope(anon_client):
@@ -50,7 +62,13 @@ def test_unsupported_media_type_is_envelope(anon_client):
 
 
 def test_validation_error_names_the_field_in_message_and_details(anon_client):
-    body = _assert_envelope(anon_client.post("/api/auth/signup", {"email": "bad", "password": "a-Long-passw0rd!"}, format="json"), 400, "VALIDATION_ERROR")
+    body = _assert_envelope(
+        anon_client.post(
+            "/api/auth/signup", {"email": "bad", "password": "a-Long-passw0rd!"}, format="json"
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert "email" in body["details"] and body["error"].startswith("email")
 
 
@@ -72,7 +90,9 @@ def test_non_api_404_is_not_json(client):
 
 
 # --- credentials ------------------------------------------------------------------------------
-@pytest.mark.parametrize("header", ["Bearer garbage", "Bearer pac_not-a-real-key", "Basic dXNlcjpwYXNz", "Bearer "])
+@pytest.mark.parametrize(
+    "header", ["Bearer garbage", "Bearer pac_not-a-real-key", "Basic dXNlcjpwYXNz", "Bearer "]
+)
 def test_bad_authorization_is_401_envelope(org, header):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=header)
@@ -92,7 +112,11 @@ def test_expired_access_token_is_401(owner, org):
 def test_token_signed_with_another_key_is_401(owner, org):
     import jwt
 
-    forged = jwt.encode({"token_type": "access", "user_id": str(owner.id), "jti": "x", "exp": 9999999999}, "not-our-key", algorithm="HS256")
+    forged = jwt.encode(
+        {"token_type": "access", "user_id": str(owner.id), "jti": "x", "exp": 9999999999},
+        "not-our-key",
+        algorithm="HS256",
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
     _assert_envelope(client.get("/api/organizations/current"), 401, "AUTHENTICATION_FAILED")
@@ -108,7 +132,9 @@ def test_dashboard_session_authenticates_api(client, owner, org):
     # Unsafe requests through a browser session keep Django's CSRF protection.
     csrf_client = Client(enforce_csrf_checks=True)
     csrf_client.force_login(owner)
-    response = csrf_client.patch("/api/organizations/current", {"name": "X"}, content_type="application/json")
+    response = csrf_client.patch(
+        "/api/organizations/current", {"name": "X"}, content_type="application/json"
+    )
     _assert_envelope(response, 403, "PERMISSION_DENIED")
 
 

@@ -16,7 +16,11 @@ def test_healthy_seed_shape(anon_client):
     body = response.json()
     assert body["status"] == "healthy"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["timestamp"])
-    assert body["services"] == {"database": "connected", "storage": "connected", "auth": "operational"}
+    assert body["services"] == {
+        "database": "connected",
+        "storage": "connected",
+        "auth": "operational",
+    }
 
 
 def test_storage_probe_leaves_nothing_behind(anon_client):

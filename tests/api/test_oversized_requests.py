@@ -23,13 +23,27 @@ def test_json_body_over_the_memory_limit_is_400(owner_client, settings):
 
 def test_form_body_over_the_memory_limit_is_400(owner_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
-    _assert_400(owner_client.post("/api/agent-apps", "name=" + "x" * 2048, content_type="application/x-www-form-urlencoded"))
+    _assert_400(
+        owner_client.post(
+            "/api/agent-apps",
+            "name=" + "x" * 2048,
+            content_type="application/x-www-form-urlencoded",
+        )
+    )
 
 
 def test_too_many_form_fields_is_400(owner_client, anon_client):
     fields = "&".join(f"f{i}=1" for i in range(1100))
-    _assert_400(owner_client.post("/api/agent-apps", fields, content_type="application/x-www-form-urlencoded"))
-    _assert_400(anon_client.post("/api/auth/login", fields, content_type="application/x-www-form-urlencoded"))
+    _assert_400(
+        owner_client.post(
+            "/api/agent-apps", fields, content_type="application/x-www-form-urlencoded"
+        )
+    )
+    _assert_400(
+        anon_client.post(
+            "/api/auth/login", fields, content_type="application/x-www-form-urlencoded"
+        )
+    )
 
 
 def test_too_many_query_parameters_is_400(owner_client):

@@ -58,4 +58,9 @@ def test_anonymous_rate_applies_to_auth_endpoints(settings, db):
     client = APIClient(REMOTE_ADDR="10.3.3.3")
     for _ in range(2):
         client.post("/api/auth/password/reset", {"email": "a@example.com"}, format="json")
-    assert client.post("/api/auth/password/reset", {"email": "a@example.com"}, format="json").status_code == 429
+    assert (
+        client.post(
+            "/api/auth/password/reset", {"email": "a@example.com"}, format="json"
+        ).status_code
+        == 429
+    )

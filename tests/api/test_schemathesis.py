@@ -23,12 +23,17 @@ from schemathesis.checks import (
 )
 
 from organizations.models import Role
-from pixell.api import ratelimit
 from organizations.services import invitation_create
+from pixell.api import ratelimit
 from tests import factories as f
 from tests.conftest import client_for
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 # Requests that cannot carry their credential are only held to "never a 5xx": Stripe's webhook needs
 # a Stripe-Signature over the exact payload, cron and runtime need shared secrets.
@@ -52,8 +57,16 @@ def real_ids(org, owner, settings):
     deployment = f.DeploymentFactory(organization=org, agent_app=app)
     webhook = f.WebhookFactory(organization=org, agent_app=app)
     secret = f.AppSecretFactory(organization=org, agent_app=app)
-    member = f.MembershipFactory(organization=org, role=Role.MEMBER, user=f.UserFactory(email="fuzz-member@example.com"))
-    invitation, _ = invitation_create(organization=org, actor=owner, actor_role=Role.OWNER, email="fuzz-invitee@example.com", role=Role.MEMBER)
+    member = f.MembershipFactory(
+        organization=org, role=Role.MEMBER, user=f.UserFactory(email="fuzz-member@example.com")
+    )
+    invitation, _ = invitation_create(
+        organization=org,
+        actor=owner,
+        actor_role=Role.OWNER,
+        email="fuzz-invitee@example.com",
+        role=Role.MEMBER,
+    )
     return {
         "app_id": str(app.id),
         "package_id": str(deployment.package_id),
@@ -94,7 +107,11 @@ def _use_real_ids(case, ids):
         return
     for name in params:
         if name == "key_id":
-            params[name] = ids["signing_key_id"] if case.path.startswith("/api/signing-keys") else ids["api_key_id"]
+            params[name] = (
+                ids["signing_key_id"]
+                if case.path.startswith("/api/signing-keys")
+                else ids["api_key_id"]
+            )
         elif name in ids:
             params[name] = ids[name]
 
@@ -110,7 +127,9 @@ def _use_real_ids(case, ids):
 @pytest.mark.django_db
 def test_api_matches_its_schema(case, auth_header, real_ids, wsgi_keeps_test_transaction):
     _use_real_ids(case, real_ids)
-    checks = [not_a_server_error] if (case.method.upper(), case.path) in SERVER_ERROR_ONLY else CHECKS
+    checks = (
+        [not_a_server_error] if (case.method.upper(), case.path) in SERVER_ERROR_ONLY else CHECKS
+    )
     case.call_and_validate(headers=auth_header, checks=checks)
 
 
@@ -136,7 +155,9 @@ def test_every_rate_limited_operation_documents_429(settings, api_key_client, an
         if "429" not in operation["responses"]
     ]
     assert undocumented == []
-    assert "429" not in paths["/api/stripe/webhook"]["post"]["responses"]  # exempt: Stripe must get through
+    assert (
+        "429" not in paths["/api/stripe/webhook"]["post"]["responses"]
+    )  # exempt: Stripe must get through
 
 
 @pytest.mark.django_db
@@ -169,7 +190,9 @@ def test_stripe_webhook_documents_its_signature_header(anon_client, settings):
     headers = [p for p in paths["/api/stripe/webhook"]["post"]["parameters"] if p["in"] == "header"]
     assert [(p["name"], p["required"]) for p in headers] == [("Stripe-Signature", True)]
     assert anon_client.post("/api/stripe/webhook", {}, format="json").status_code == 400
-    garbage = anon_client.post("/api/stripe/webhook", {}, format="json", HTTP_STRIPE_SIGNATURE="t=x,v1=\x00")
+    garbage = anon_client.post(
+        "/api/stripe/webhook", {}, format="json", HTTP_STRIPE_SIGNATURE="t=x,v1=\x00"
+    )
     assert garbage.status_code == 400
     assert garbage.json()["code"] == "VALIDATION_ERROR"
 
@@ -178,7 +201,9 @@ def test_stripe_webhook_documents_its_signature_header(anon_client, settings):
 def test_operations_with_a_body_document_415(anon_client):
     """A body with no or an unparsed Content-Type is a 415 from DRF before the view runs; the schema
     left it out (ST103 on POST /api/auth/password/reset/confirm with a body sent without one)."""
-    response = anon_client.generic("POST", "/api/auth/password/reset/confirm", b"uid=1", content_type="")
+    response = anon_client.generic(
+        "POST", "/api/auth/password/reset/confirm", b"uid=1", content_type=""
+    )
     assert response.status_code == 415
     assert response.json()["code"] == "VALIDATION_ERROR"
     paths = anon_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]

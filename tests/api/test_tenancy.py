@@ -50,7 +50,10 @@ def _make_app(org, owner):
 
 def _make_package(org, owner):
     app = _app(org)
-    return {"app_id": str(app.id), "package_id": str(PackageFactory(organization=org, agent_app=app).id)}
+    return {
+        "app_id": str(app.id),
+        "package_id": str(PackageFactory(organization=org, agent_app=app).id),
+    }
 
 
 def _make_secret(org, owner):
@@ -68,7 +71,10 @@ def _make_deployment(org, owner):
 
 def _make_webhook(org, owner):
     app = _app(org)
-    return {"app_id": str(app.id), "webhook_id": str(WebhookFactory(organization=org, agent_app=app).id)}
+    return {
+        "app_id": str(app.id),
+        "webhook_id": str(WebhookFactory(organization=org, agent_app=app).id),
+    }
 
 
 def _make_delivery(org, owner):
@@ -79,12 +85,20 @@ def _make_delivery(org, owner):
 
 
 def _make_invitation(org, owner):
-    invitation, _ = invitation_create(organization=org, actor=owner, actor_role=Role.OWNER, email="invitee@example.com", role=Role.MEMBER)
+    invitation, _ = invitation_create(
+        organization=org,
+        actor=owner,
+        actor_role=Role.OWNER,
+        email="invitee@example.com",
+        role=Role.MEMBER,
+    )
     return {"invitation_id": str(invitation.id)}
 
 
 OBJECT_MAKERS = {
-    "api/organizations/members/<str:user_id>": lambda org, owner: {"user_id": str(MembershipFactory(organization=org).user_id)},
+    "api/organizations/members/<str:user_id>": lambda org, owner: {
+        "user_id": str(MembershipFactory(organization=org).user_id)
+    },
     "api/organizations/invitations/<str:invitation_id>": _make_invitation,
     "api/api-keys/<str:key_id>": lambda org, owner: {"key_id": str(api_key_for(org)[0].id)},
     "api/api-keys/<str:key_id>/rotate": lambda org, owner: {"key_id": str(api_key_for(org)[0].id)},
@@ -134,7 +148,9 @@ def _methods(entry) -> list[str]:
 def _path(route: str, entry, kwargs: dict) -> str:
     path = "/" + route
     for name in entry.pattern.converters:
-        path = path.replace(f"<{_converter_label(route, name)}:{name}>", kwargs[name]).replace(f"<{name}>", kwargs[name])
+        path = path.replace(f"<{_converter_label(route, name)}:{name}>", kwargs[name]).replace(
+            f"<{name}>", kwargs[name]
+        )
     return path
 
 
@@ -146,7 +162,10 @@ def _converter_label(route: str, name: str) -> str:
 
 
 def _random_kwargs(entry) -> dict:
-    return {name: (str(uuid.uuid4()) if name != "key" else "SOME_KEY") for name in entry.pattern.converters}
+    return {
+        name: (str(uuid.uuid4()) if name != "key" else "SOME_KEY")
+        for name in entry.pattern.converters
+    }
 
 
 ROUTES = object_routes()
@@ -163,17 +182,24 @@ def test_other_organization_gets_404(route, entry, org, owner, owner_client, oth
     if maker and "get" in _methods(entry):
         # Control: the object really exists for its own organization, so a 404 below means
         # "invisible", not "the maker made nothing".
-        assert owner_client.get(path).status_code != 404, f"{path}: the maker's object is not visible to its own organization"
+        assert owner_client.get(path).status_code != 404, (
+            f"{path}: the maker's object is not visible to its own organization"
+        )
 
     for method in _methods(entry):
         response = getattr(other_client, method)(path, {}, format="json")
-        assert response.status_code == 404, f"{method.upper()} {path} answered {response.status_code} to another organization: {response.content[:300]!r}"
+        assert response.status_code == 404, (
+            f"{method.upper()} {path} answered {response.status_code} to another organization: {response.content[:300]!r}"
+        )
         assert response.json()["code"] == "NOT_FOUND"
 
 
 def test_every_object_route_has_a_maker():
     missing = [route for route, _ in ROUTES if route not in OBJECT_MAKERS]
-    assert missing == [], "object routes without a maker in tests/api/test_tenancy.py OBJECT_MAKERS: " + ", ".join(missing)
+    assert missing == [], (
+        "object routes without a maker in tests/api/test_tenancy.py OBJECT_MAKERS: "
+        + ", ".join(missing)
+    )
 
 
 def test_invitation_of_other_org_cannot_be_revoked(org, owner, other_client):

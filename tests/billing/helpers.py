@@ -43,11 +43,20 @@ def checkout_event(
     }
 
 
-def post_event(client, event: dict | bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None, header: str | None = None):
+def post_event(
+    client,
+    event: dict | bytes,
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+    header: str | None = None,
+):
     payload = event if isinstance(event, bytes) else json.dumps(event).encode()
     signature = sign(payload, secret=secret, timestamp=timestamp) if header is None else header
     extra = {"HTTP_STRIPE_SIGNATURE": signature} if signature else {}
-    return client.post("/api/stripe/webhook", data=payload, content_type="application/json", **extra)
+    return client.post(
+        "/api/stripe/webhook", data=payload, content_type="application/json", **extra
+    )
 
 
 class FakeStripe:
@@ -59,10 +68,12 @@ class FakeStripe:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 form = {k: v[0] for k, v in parse_qs(body).items()}
-                fake.requests.append({"path": self.path, "headers": dict(self.headers), "form": form})
+                fake.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "form": form}
+                )
                 if fake.status != 200:
                     answer = {"error": {"type": "api_error", "message": "Stripe is down"}}
                 else:
@@ -71,7 +82,9 @@ class FakeStripe:
                         "object": "checkout.session",
                         "url": "https://checkout.stripe.com/c/pay/cs_test_fake123",
                         "mode": form.get("mode"),
-                        "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+                        "metadata": {
+                            k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")
+                        },
                     }
                 data = json.dumps(answer).encode()
                 self.send_response(fake.status)

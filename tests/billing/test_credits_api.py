@@ -26,15 +26,27 @@ def test_balance_in_seed_shape(owner_client, org):
 
 def test_balance_counts_this_months_usage_net_of_refunds_and_last_purchase(owner, org):
     with freeze_time("2026-01-31T23:00:00Z"):
-        credits_apply(organization=org, amount=-40, type=TransactionType.USAGE, description="last month")
+        credits_apply(
+            organization=org, amount=-40, type=TransactionType.USAGE, description="last month"
+        )
     with freeze_time("2026-02-03T10:00:00Z"):
-        credits_apply(organization=org, amount=-30, type=TransactionType.USAGE, description="Deploy")
-        credits_apply(organization=org, amount=-20, type=TransactionType.USAGE, description="Deploy")
-        credits_apply(organization=org, amount=20, type=TransactionType.REFUND, description="Refund")
+        credits_apply(
+            organization=org, amount=-30, type=TransactionType.USAGE, description="Deploy"
+        )
+        credits_apply(
+            organization=org, amount=-20, type=TransactionType.USAGE, description="Deploy"
+        )
+        credits_apply(
+            organization=org, amount=20, type=TransactionType.REFUND, description="Refund"
+        )
         checkout_fulfil(session_id="cs_1", organization_id=org.pk, credits=1000)
     with freeze_time("2026-02-10T12:00:00Z"):
         body = client_for(owner).get("/api/credits/balance").json()
-    assert body == {"credits": 1030, "usage_this_month": 30, "last_topped_up": "2026-02-03T10:00:00Z"}
+    assert body == {
+        "credits": 1030,
+        "usage_this_month": 30,
+        "last_topped_up": "2026-02-03T10:00:00Z",
+    }
 
 
 def test_balance_member_and_api_key_may_read(role_clients):
@@ -43,7 +55,9 @@ def test_balance_member_and_api_key_may_read(role_clients):
 
 
 def test_balance_is_the_callers_organization_only(owner_client, other_client, org, other_org):
-    credits_apply(organization=other_org, amount=500, type=TransactionType.BONUS, description="Gift")
+    credits_apply(
+        organization=other_org, amount=500, type=TransactionType.BONUS, description="Gift"
+    )
     assert owner_client.get("/api/credits/balance").json()["credits"] == 100
     assert other_client.get("/api/credits/balance").json()["credits"] == 600
     foreign = client_for(org.memberships.get().user, org=other_org)
@@ -59,41 +73,60 @@ def test_balance_needs_authentication(anon_client):
 
 
 def test_history_newest_first_in_seed_shape(member_client, org):
-    credits_apply(organization=org, amount=-10, type=TransactionType.USAGE, description="Agent invocation")
+    credits_apply(
+        organization=org, amount=-10, type=TransactionType.USAGE, description="Agent invocation"
+    )
     body = member_client.get("/api/credits/history").json()
     assert set(body) == {"transactions", "next_cursor"}
     assert body["next_cursor"] is None
     first, second = body["transactions"]
     assert set(first) == {"id", "type", "amount", "balance_after", "description", "created_at"}
-    assert (first["type"], first["amount"], first["balance_after"], first["description"]) == ("usage", -10, 90, "Agent invocation")
+    assert (first["type"], first["amount"], first["balance_after"], first["description"]) == (
+        "usage",
+        -10,
+        90,
+        "Agent invocation",
+    )
     assert (second["type"], second["amount"], second["balance_after"]) == ("bonus", 100, 100)
 
 
 def test_history_pages_with_cursor(owner_client, org):
     for i in range(4):
-        credits_apply(organization=org, amount=-1, type=TransactionType.USAGE, description=f"use {i}")
+        credits_apply(
+            organization=org, amount=-1, type=TransactionType.USAGE, description=f"use {i}"
+        )
     page1 = owner_client.get("/api/credits/history?limit=2").json()
     page2 = owner_client.get(f"/api/credits/history?limit=2&cursor={page1['next_cursor']}").json()
     page3 = owner_client.get(f"/api/credits/history?limit=2&cursor={page2['next_cursor']}").json()
-    descriptions = [t["description"] for page in (page1, page2, page3) for t in page["transactions"]]
+    descriptions = [
+        t["description"] for page in (page1, page2, page3) for t in page["transactions"]
+    ]
     assert descriptions == ["use 3", "use 2", "use 1", "use 0", "Signup credits"]
     assert page3["next_cursor"] is None
 
 
 def test_history_rejects_bad_limit_and_cursor(owner_client):
-    assert owner_client.get("/api/credits/history?limit=0").json()["details"] == {"limit": ["Must be between 1 and 100."]}
+    assert owner_client.get("/api/credits/history?limit=0").json()["details"] == {
+        "limit": ["Must be between 1 and 100."]
+    }
     assert owner_client.get("/api/credits/history?cursor=forged").status_code == 400
 
 
 def test_history_shows_only_own_organization(owner_client, other_org):
-    credits_apply(organization=other_org, amount=7, type=TransactionType.BONUS, description="Theirs")
-    descriptions = [t["description"] for t in owner_client.get("/api/credits/history").json()["transactions"]]
+    credits_apply(
+        organization=other_org, amount=7, type=TransactionType.BONUS, description="Theirs"
+    )
+    descriptions = [
+        t["description"] for t in owner_client.get("/api/credits/history").json()["transactions"]
+    ]
     assert descriptions == ["Signup credits"]
 
 
 def test_history_query_count_is_constant(owner_client, org, django_assert_max_num_queries):
     for i in range(30):
-        credits_apply(organization=org, amount=-1, type=TransactionType.USAGE, description=f"use {i}")
+        credits_apply(
+            organization=org, amount=-1, type=TransactionType.USAGE, description=f"use {i}"
+        )
     with django_assert_max_num_queries(8):
         assert len(owner_client.get("/api/credits/history").json()["transactions"]) == 31
 
@@ -110,16 +143,24 @@ def sandbox(settings):
 
 
 def test_topup_sandbox_creates_pending_session(admin_client, org, admin_user, sandbox):
-    response = admin_client.post("/api/credits/topup", {"package": "growth", "credits": 5000}, format="json")
+    response = admin_client.post(
+        "/api/credits/topup", {"package": "growth", "credits": 5000}, format="json"
+    )
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"sessionUrl", "sessionId"}
     assert body["sessionId"].startswith("cs_sandbox_")
-    assert body["sessionUrl"] == f"http://localhost:4000/billing/sandbox-checkout/{body['sessionId']}/"
-    checkout = CheckoutSession.objects.for_org(org).get()
-    assert (checkout.session_id, checkout.status, checkout.credits, checkout.package, checkout.user) == (
-        body["sessionId"], "pending", 5000, "growth", admin_user
+    assert (
+        body["sessionUrl"] == f"http://localhost:4000/billing/sandbox-checkout/{body['sessionId']}/"
     )
+    checkout = CheckoutSession.objects.for_org(org).get()
+    assert (
+        checkout.session_id,
+        checkout.status,
+        checkout.credits,
+        checkout.package,
+        checkout.user,
+    ) == (body["sessionId"], "pending", 5000, "growth", admin_user)
     assert _balance(org) == 100  # nothing credited before payment
 
 
@@ -137,20 +178,31 @@ def test_topup_validation_names_the_field(owner_client, sandbox, payload, field)
     response = owner_client.post("/api/credits/topup", payload, format="json")
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "VALIDATION_ERROR" and field in body["details"] and field in body["error"]
+    assert (
+        body["code"] == "VALIDATION_ERROR" and field in body["details"] and field in body["error"]
+    )
 
 
 def test_topup_needs_admin(member_client, api_key_client, owner_client, sandbox):
     for client in (member_client, api_key_client):
-        response = client.post("/api/credits/topup", {"package": "starter", "credits": 1000}, format="json")
+        response = client.post(
+            "/api/credits/topup", {"package": "starter", "credits": 1000}, format="json"
+        )
         assert response.status_code == 403 and response.json()["code"] == "PERMISSION_DENIED"
-    assert owner_client.post("/api/credits/topup", {"package": "starter", "credits": 1000}, format="json").status_code == 200
+    assert (
+        owner_client.post(
+            "/api/credits/topup", {"package": "starter", "credits": 1000}, format="json"
+        ).status_code
+        == 200
+    )
 
 
 def test_topup_without_any_provider_is_503(owner_client, settings):
     settings.STRIPE_SECRET_KEY = None
     settings.PIXELL_BILLING_SANDBOX = False
-    response = owner_client.post("/api/credits/topup", {"package": "starter", "credits": 1000}, format="json")
+    response = owner_client.post(
+        "/api/credits/topup", {"package": "starter", "credits": 1000}, format="json"
+    )
     assert response.status_code == 503
     assert "not available" in response.json()["error"]
 
@@ -168,9 +220,14 @@ def fake_stripe(settings):
 
 
 def test_topup_creates_a_stripe_checkout_session(owner_client, owner, org, fake_stripe):
-    response = owner_client.post("/api/credits/topup", {"package": "scale", "credits": 25000}, format="json")
+    response = owner_client.post(
+        "/api/credits/topup", {"package": "scale", "credits": 25000}, format="json"
+    )
     assert response.status_code == 200
-    assert response.json() == {"sessionUrl": "https://checkout.stripe.com/c/pay/cs_test_fake123", "sessionId": "cs_test_fake123"}
+    assert response.json() == {
+        "sessionUrl": "https://checkout.stripe.com/c/pay/cs_test_fake123",
+        "sessionId": "cs_test_fake123",
+    }
     (request,) = fake_stripe.requests
     form = request["form"]
     assert request["path"] == "/v1/checkout/sessions"
@@ -187,12 +244,18 @@ def test_topup_creates_a_stripe_checkout_session(owner_client, owner, org, fake_
     assert "{CHECKOUT_SESSION_ID}" in form["success_url"]
     assert form["cancel_url"] == "https://cloud.example.com/billing/checkout/cancelled/"
     checkout = CheckoutSession.objects.for_org(org).get()
-    assert (checkout.provider, checkout.session_id, checkout.amount_cents) == ("stripe", "cs_test_fake123", 20000)
+    assert (checkout.provider, checkout.session_id, checkout.amount_cents) == (
+        "stripe",
+        "cs_test_fake123",
+        20000,
+    )
 
 
 def test_topup_stripe_failure_is_502_and_records_nothing(owner_client, org, fake_stripe):
     fake_stripe.status = 500
-    response = owner_client.post("/api/credits/topup", {"package": "starter", "credits": 1000}, format="json")
+    response = owner_client.post(
+        "/api/credits/topup", {"package": "starter", "credits": 1000}, format="json"
+    )
     assert response.status_code == 502 and response.json()["code"] == "INTERNAL_ERROR"
     assert not CheckoutSession.objects.for_org(org).exists()
 
@@ -201,7 +264,9 @@ def test_topup_stripe_failure_is_502_and_records_nothing(owner_client, org, fake
 
 
 def _sandbox_session(client) -> str:
-    return client.post("/api/credits/topup", {"package": "starter", "credits": 1000}, format="json").json()["sessionId"]
+    return client.post(
+        "/api/credits/topup", {"package": "starter", "credits": 1000}, format="json"
+    ).json()["sessionId"]
 
 
 def _page_client(client, user):
@@ -216,10 +281,16 @@ def test_sandbox_pay_credits_once_through_fulfilment(owner_client, owner, org, s
     get = page.get(url)
     assert get.status_code == 200 and b"Pay" in get.content and b"Cancel" in get.content
     response = page.post(url, {"action": "pay"})
-    assert response.status_code == 302 and response["Location"].startswith("/billing/checkout/success/")
+    assert response.status_code == 302 and response["Location"].startswith(
+        "/billing/checkout/success/"
+    )
     assert _balance(org) == 1100
     row = CreditTransaction.objects.for_org(org).get(type="purchase")
-    assert (row.reference, row.amount, row.description) == (f"stripe:checkout:{session_id}", 1000, "Credit top-up")
+    assert (row.reference, row.amount, row.description) == (
+        f"stripe:checkout:{session_id}",
+        1000,
+        "Credit top-up",
+    )
     assert CheckoutSession.objects.for_org(org).get().status == "completed"
     page.post(url, {"action": "pay"})  # a double click
     assert _balance(org) == 1100
@@ -256,7 +327,9 @@ def test_sandbox_page_needs_sign_in_and_membership(owner_client, other_owner, or
     assert _balance(org) == 100
 
 
-def test_sandbox_page_accepts_the_api_auth_cookie(owner_client, owner, org, sandbox, client, settings):
+def test_sandbox_page_accepts_the_api_auth_cookie(
+    owner_client, owner, org, sandbox, client, settings
+):
     from rest_framework_simplejwt.tokens import RefreshToken
 
     session_id = _sandbox_session(owner_client)
@@ -270,12 +343,18 @@ def test_sandbox_pay_needs_csrf_token(owner_client, owner, org, sandbox):
     session_id = _sandbox_session(owner_client)
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(owner)
-    assert browser.post(f"/billing/sandbox-checkout/{session_id}/", {"action": "pay"}).status_code == 403
+    assert (
+        browser.post(f"/billing/sandbox-checkout/{session_id}/", {"action": "pay"}).status_code
+        == 403
+    )
     assert _balance(org) == 100
 
 
 def test_sandbox_member_of_the_org_may_pay(owner_client, member_user, org, sandbox, client):
     session_id = _sandbox_session(owner_client)
     client.force_login(member_user)
-    assert client.post(f"/billing/sandbox-checkout/{session_id}/", {"action": "pay"}).status_code == 302
+    assert (
+        client.post(f"/billing/sandbox-checkout/{session_id}/", {"action": "pay"}).status_code
+        == 302
+    )
     assert _balance(org) == 1100

@@ -16,22 +16,38 @@ def test_signup_credits_are_a_bonus_row(org):
 
 def test_spend_below_zero_is_refused_and_writes_nothing(org):
     with pytest.raises(InsufficientCredits) as exc:
-        credits_apply(organization=org, amount=-101, type=TransactionType.USAGE, description="Deploy")
+        credits_apply(
+            organization=org, amount=-101, type=TransactionType.USAGE, description="Deploy"
+        )
     assert exc.value.extra == {"required": 101, "available": 100}
     assert CreditTransaction.objects.for_org(org).count() == 1
     assert Organization.objects.get(pk=org.pk).credits == 100
 
 
 def test_movement_with_reference_happens_once(org):
-    first = credits_apply(organization=org, amount=50, type=TransactionType.PURCHASE, description="Top-up", reference="stripe:cs_1")
-    again = credits_apply(organization=org, amount=50, type=TransactionType.PURCHASE, description="Top-up", reference="stripe:cs_1")
+    first = credits_apply(
+        organization=org,
+        amount=50,
+        type=TransactionType.PURCHASE,
+        description="Top-up",
+        reference="stripe:cs_1",
+    )
+    again = credits_apply(
+        organization=org,
+        amount=50,
+        type=TransactionType.PURCHASE,
+        description="Top-up",
+        reference="stripe:cs_1",
+    )
     assert first.pk == again.pk
     assert Organization.objects.get(pk=org.pk).credits == 150
 
 
 def test_balance_after_tracks_running_balance(org):
     credits_apply(organization=org, amount=-30, type=TransactionType.USAGE, description="Deploy")
-    row = credits_apply(organization=org, amount=30, type=TransactionType.REFUND, description="Refund")
+    row = credits_apply(
+        organization=org, amount=30, type=TransactionType.REFUND, description="Refund"
+    )
     assert row.balance_after == 100
 
 

@@ -23,14 +23,26 @@ operations = st.lists(
     st.one_of(
         st.tuples(st.just("reserve"), amounts),
         st.tuples(st.just("refund"), st.integers(min_value=0, max_value=20)),
-        st.tuples(st.just("purchase"), st.integers(min_value=0, max_value=4), st.sampled_from([1000, 5000])),
-        st.tuples(st.just("invoke"), st.integers(min_value=0, max_value=6), st.integers(min_value=0, max_value=150)),
+        st.tuples(
+            st.just("purchase"),
+            st.integers(min_value=0, max_value=4),
+            st.sampled_from([1000, 5000]),
+        ),
+        st.tuples(
+            st.just("invoke"),
+            st.integers(min_value=0, max_value=6),
+            st.integers(min_value=0, max_value=150),
+        ),
     ),
     max_size=25,
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(ops=operations)
 def test_balance_never_negative_and_equals_ledger_sum(db, ops):
     org = organization_create(name="Prop", owner=UserFactory(), signup_credits=50)
@@ -43,7 +55,12 @@ def test_balance_never_negative_and_equals_ledger_sum(db, ops):
         kind = op[0]
         if kind == "reserve":
             try:
-                row = credits_apply(organization=org, amount=-op[1], type=TransactionType.USAGE, description="Deploy")
+                row = credits_apply(
+                    organization=org,
+                    amount=-op[1],
+                    type=TransactionType.USAGE,
+                    description="Deploy",
+                )
             except InsufficientCredits:
                 assert expected < op[1]
             else:
@@ -51,7 +68,13 @@ def test_balance_never_negative_and_equals_ledger_sum(db, ops):
                 reservations.append((f"refund:{row.pk}", op[1]))
         elif kind == "refund" and reservations:
             reference, amount = reservations[op[1] % len(reservations)]
-            row = credits_apply(organization=org, amount=amount, type=TransactionType.REFUND, description="Refund", reference=reference)
+            row = credits_apply(
+                organization=org,
+                amount=amount,
+                type=TransactionType.REFUND,
+                description="Refund",
+                reference=reference,
+            )
             if not row.replayed:
                 expected += amount
         elif kind == "purchase":
@@ -64,7 +87,11 @@ def test_balance_never_negative_and_equals_ledger_sum(db, ops):
             report = f"r_{org.pk}_{op[1]}"
             try:
                 invocation_report_apply(
-                    report_id=report, agent_app_id=app.pk, count=1, credits=op[2], occurred_at=datetime(2026, 1, 1, tzinfo=UTC)
+                    report_id=report,
+                    agent_app_id=app.pk,
+                    count=1,
+                    credits=op[2],
+                    occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
                 )
             except InsufficientCredits:
                 assert report not in charged_reports and expected < op[2]
@@ -79,5 +106,8 @@ def test_balance_never_negative_and_equals_ledger_sum(db, ops):
     assert not ledger_drift()
     # Usage follows the money: one invocation event per charged report, rollups equal the events.
     assert UsageEvent.objects.for_org(org).filter(type="invocation").count() == len(charged_reports)
-    invocation_credits = UsageDaily.objects.for_org(org).filter(type="invocation").aggregate(c=Sum("credits"))["c"] or 0
+    invocation_credits = (
+        UsageDaily.objects.for_org(org).filter(type="invocation").aggregate(c=Sum("credits"))["c"]
+        or 0
+    )
     assert invocation_credits == sum(charged_reports.values())

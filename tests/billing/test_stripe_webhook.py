@@ -32,7 +32,11 @@ def test_paid_checkout_credits_the_organization_and_records_a_purchase(client, o
     assert response.status_code == 200 and response.json() == {"received": True}
     assert _balance(org) == 1100
     row = CreditTransaction.objects.for_org(org).get(type="purchase")
-    assert (row.amount, row.balance_after, row.reference) == (1000, 1100, "stripe:checkout:cs_test_1")
+    assert (row.amount, row.balance_after, row.reference) == (
+        1000,
+        1100,
+        "stripe:checkout:cs_test_1",
+    )
     event = UsageEvent.objects.for_org(org).get(type="purchase")
     assert (event.value, event.credits) == (1000, 0)
     assert StripeEvent.objects.get().status == "processed"
@@ -47,7 +51,9 @@ def test_same_event_again_is_acknowledged_and_credits_nothing(client, org):
 
 def test_other_event_for_the_same_session_credits_nothing(client, org):
     post_event(client, _paid(org, event_id="evt_1"))
-    response = post_event(client, _paid(org, event_id="evt_2", type="checkout.session.async_payment_succeeded"))
+    response = post_event(
+        client, _paid(org, event_id="evt_2", type="checkout.session.async_payment_succeeded")
+    )
     assert response.status_code == 200
     assert _balance(org) == 1100
     assert UsageEvent.objects.for_org(org).filter(type="purchase").count() == 1
@@ -56,7 +62,15 @@ def test_other_event_for_the_same_session_credits_nothing(client, org):
 def test_unpaid_completion_waits_for_async_payment(client, org):
     post_event(client, _paid(org, event_id="evt_1", payment_status="unpaid"))
     assert _balance(org) == 100
-    post_event(client, _paid(org, event_id="evt_2", type="checkout.session.async_payment_succeeded", payment_status="paid"))
+    post_event(
+        client,
+        _paid(
+            org,
+            event_id="evt_2",
+            type="checkout.session.async_payment_succeeded",
+            payment_status="paid",
+        ),
+    )
     assert _balance(org) == 1100
 
 
@@ -77,7 +91,9 @@ def test_fulfilment_marks_the_checkout_session_completed(client, owner, org, set
 
 
 def test_other_event_types_are_acknowledged(client, org):
-    response = post_event(client, {"id": "evt_x", "type": "invoice.paid", "data": {"object": {"id": "in_1"}}})
+    response = post_event(
+        client, {"id": "evt_x", "type": "invoice.paid", "data": {"object": {"id": "in_1"}}}
+    )
     assert response.status_code == 200 and response.json() == {"received": True}
     assert StripeEvent.objects.get().status == "ignored"
     assert _balance(org) == 100
@@ -86,14 +102,26 @@ def test_other_event_types_are_acknowledged(client, org):
 @pytest.mark.parametrize(
     "make_request",
     [
-        pytest.param(lambda c, org: post_event(c, _paid(org), secret="whsec_forged"), id="forged-signature"),
-        pytest.param(lambda c, org: post_event(c, _paid(org), timestamp=int(time.time()) - 301), id="stale-timestamp"),
+        pytest.param(
+            lambda c, org: post_event(c, _paid(org), secret="whsec_forged"), id="forged-signature"
+        ),
+        pytest.param(
+            lambda c, org: post_event(c, _paid(org), timestamp=int(time.time()) - 301),
+            id="stale-timestamp",
+        ),
         pytest.param(lambda c, org: post_event(c, _paid(org), header=""), id="missing-header"),
-        pytest.param(lambda c, org: post_event(c, _paid(org), header="garbage"), id="garbled-header"),
-        pytest.param(lambda c, org: post_event(c, b'{"id": "evt_1", "type": '), id="malformed-json"),
+        pytest.param(
+            lambda c, org: post_event(c, _paid(org), header="garbage"), id="garbled-header"
+        ),
+        pytest.param(
+            lambda c, org: post_event(c, b'{"id": "evt_1", "type": '), id="malformed-json"
+        ),
         pytest.param(lambda c, org: post_event(c, b"\xff\xfe not utf-8"), id="not-utf8"),
         pytest.param(lambda c, org: post_event(c, b'["an", "array"]'), id="not-an-object"),
-        pytest.param(lambda c, org: post_event(c, b'{"type": "checkout.session.completed"}'), id="no-event-id"),
+        pytest.param(
+            lambda c, org: post_event(c, b'{"type": "checkout.session.completed"}'),
+            id="no-event-id",
+        ),
     ],
 )
 def test_bad_deliveries_are_400_and_credit_nothing(client, org, make_request):
@@ -108,7 +136,12 @@ def test_tampered_payload_is_refused(client, org):
     payload = json.dumps(_paid(org)).encode()
     header = sign(payload)
     tampered = payload.replace(b'"1000"', b'"9000"')
-    response = client.post("/api/stripe/webhook", data=tampered, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
+    response = client.post(
+        "/api/stripe/webhook",
+        data=tampered,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=header,
+    )
     assert response.status_code == 400
     assert _balance(org) == 100
 
@@ -134,15 +167,27 @@ def test_unknown_organization_is_200_logged_and_credits_nothing(client, org, cap
 @pytest.mark.parametrize("credits", ["", "abc", "-5", "0", None])
 def test_bad_credits_metadata_is_200_logged_and_credits_nothing(client, org, caplog, credits):
     with caplog.at_level("ERROR", logger="billing.services"):
-        response = post_event(client, checkout_event(metadata={"organizationId": str(org.pk), "credits": credits}))
+        response = post_event(
+            client, checkout_event(metadata={"organizationId": str(org.pk), "credits": credits})
+        )
     assert response.status_code == 200
     assert "credited nothing" in caplog.text
     assert _balance(org) == 100
 
 
 def test_weird_but_signed_shapes_never_500(client, org):
-    shapes = [None, {"object": None}, {"object": []}, {"object": {"metadata": {"organizationId": str(org.pk), "credits": "5"}, "payment_status": "paid"}},
-              {"object": {"id": 5, "metadata": "x", "payment_status": "paid"}}]
+    shapes = [
+        None,
+        {"object": None},
+        {"object": []},
+        {
+            "object": {
+                "metadata": {"organizationId": str(org.pk), "credits": "5"},
+                "payment_status": "paid",
+            }
+        },
+        {"object": {"id": 5, "metadata": "x", "payment_status": "paid"}},
+    ]
     for i, data in enumerate(shapes):
         event = {"id": f"evt_{i}", "type": "checkout.session.completed", "data": data}
         assert post_event(client, event).status_code == 200
@@ -179,7 +224,10 @@ def test_same_event_delivered_ten_times_concurrently_credits_once(org):
         try:
             barrier.wait()
             response = Client().post(
-                "/api/stripe/webhook", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)
+                "/api/stripe/webhook",
+                data=payload,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=sign(payload),
             )
             statuses.append(response.status_code)
         finally:
@@ -206,13 +254,24 @@ def test_different_events_of_one_session_concurrently_credit_once(org):
     statuses = []
 
     def deliver(i):
-        event = _paid(org, event_id=f"evt_{i}", type="checkout.session.completed" if i % 2 else "checkout.session.async_payment_succeeded")
+        event = _paid(
+            org,
+            event_id=f"evt_{i}",
+            type="checkout.session.completed"
+            if i % 2
+            else "checkout.session.async_payment_succeeded",
+        )
         payload = json.dumps(event).encode()
         try:
             barrier.wait()
             statuses.append(
                 Client()
-                .post("/api/stripe/webhook", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload))
+                .post(
+                    "/api/stripe/webhook",
+                    data=payload,
+                    content_type="application/json",
+                    HTTP_STRIPE_SIGNATURE=sign(payload),
+                )
                 .status_code
             )
         finally:

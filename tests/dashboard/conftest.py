@@ -41,7 +41,9 @@ def anon_page():
 
 @pytest.fixture
 def app(org, owner):
-    return agent_app_create(organization=org, actor=owner, name="support-bot", description="Answers tickets")
+    return agent_app_create(
+        organization=org, actor=owner, name="support-bot", description="Answers tickets"
+    )
 
 
 @pytest.fixture
@@ -56,7 +58,13 @@ def deployment(org, owner, app, django_capture_on_commit_callbacks):
     from tests.agentapps.packages import apkg_bytes, upload
 
     with django_capture_on_commit_callbacks(execute=False):
-        result = deployment_create(organization=org, agent_app=app, actor=owner, upload=upload(apkg_bytes("0.9.0")), version=None)
+        result = deployment_create(
+            organization=org,
+            agent_app=app,
+            actor=owner,
+            upload=upload(apkg_bytes("0.9.0")),
+            version=None,
+        )
     return result.deployment
 
 
@@ -66,5 +74,11 @@ def other_deployment(other_org, other_owner, other_app, django_capture_on_commit
     from tests.agentapps.packages import apkg_bytes, upload
 
     with django_capture_on_commit_callbacks(execute=False):
-        result = deployment_create(organization=other_org, agent_app=other_app, actor=other_owner, upload=upload(apkg_bytes("0.9.0")), version=None)
+        result = deployment_create(
+            organization=other_org,
+            agent_app=other_app,
+            actor=other_owner,
+            upload=upload(apkg_bytes("0.9.0")),
+            version=None,
+        )
     return result.deployment

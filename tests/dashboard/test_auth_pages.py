@@ -29,7 +29,9 @@ def test_login_signs_in_and_goes_to_the_overview(owner, org):
     response = _login(client, owner.email.upper())  # emails are case-insensitive, like the API
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
     assert client.get("/dashboard/").status_code == 200
-    assert client.session.get_expire_at_browser_close()  # no "keep me signed in": a browser-session cookie
+    assert (
+        client.session.get_expire_at_browser_close()
+    )  # no "keep me signed in": a browser-session cookie
 
 
 def test_keep_me_signed_in_makes_a_30_day_session(owner, org):
@@ -40,7 +42,9 @@ def test_keep_me_signed_in_makes_a_30_day_session(owner, org):
 
 
 def test_login_follows_next_but_only_to_our_own_pages(owner, org):
-    assert _login(Client(), owner.email, next="/dashboard/usage/")["Location"] == "/dashboard/usage/"
+    assert (
+        _login(Client(), owner.email, next="/dashboard/usage/")["Location"] == "/dashboard/usage/"
+    )
     assert _login(Client(), owner.email, next="https://evil.example/")["Location"] == "/dashboard/"
     assert _login(Client(), owner.email, next="//evil.example/")["Location"] == "/dashboard/"
 
@@ -62,11 +66,17 @@ def test_login_uses_the_api_throttle(owner, org, settings):
     assert int(response["Retry-After"]) > 0
     assert "Too many failed login attempts" in response.content.decode()
     # The same counters as POST /api/auth/login: the API refuses too.
-    api = client.post("/api/auth/login", {"email": owner.email, "password": PASSWORD}, content_type="application/json")
+    api = client.post(
+        "/api/auth/login",
+        {"email": owner.email, "password": PASSWORD},
+        content_type="application/json",
+    )
     assert api.status_code == 429
 
 
-def test_unverified_email_is_refused_with_a_resend_form(db, settings, django_capture_on_commit_callbacks):
+def test_unverified_email_is_refused_with_a_resend_form(
+    db, settings, django_capture_on_commit_callbacks
+):
     settings.PIXELL_EMAIL_VERIFICATION = "mandatory"
     user = UserFactory(email="new@example.com", email_verified_at=None)
     response = _login(Client(), user.email)
@@ -108,7 +118,11 @@ def test_logout_needs_the_csrf_token(owner):
 
 def test_logout_also_ends_an_api_cookie_session(owner, org):
     client = Client()
-    client.post("/api/auth/login", {"email": owner.email, "password": PASSWORD}, content_type="application/json")
+    client.post(
+        "/api/auth/login",
+        {"email": owner.email, "password": PASSWORD},
+        content_type="application/json",
+    )
     access = client.cookies[django_settings.AUTH_COOKIE_NAME].value
     response = client.post("/logout/")
     assert response.cookies[django_settings.AUTH_COOKIE_NAME].value == ""  # cleared
@@ -118,10 +132,19 @@ def test_logout_also_ends_an_api_cookie_session(owner, org):
     assert api.status_code == 401
 
 
-def test_signup_creates_the_account_and_asks_to_check_email(db, settings, django_capture_on_commit_callbacks):
+def test_signup_creates_the_account_and_asks_to_check_email(
+    db, settings, django_capture_on_commit_callbacks
+):
     settings.PIXELL_EMAIL_VERIFICATION = "mandatory"
     with django_capture_on_commit_callbacks(execute=True):
-        response = Client().post("/signup/", {"email": "Ann@Example.com", "password": "a-long-enough-password", "organizationName": "Ann Co"})
+        response = Client().post(
+            "/signup/",
+            {
+                "email": "Ann@Example.com",
+                "password": "a-long-enough-password",
+                "organizationName": "Ann Co",
+            },
+        )
     assert response.status_code == 200
     assert "Check your email" in response.content.decode()
     user = User.objects.get(email="ann@example.com")
@@ -133,7 +156,9 @@ def test_signup_creates_the_account_and_asks_to_check_email(db, settings, django
 def test_signup_without_verification_signs_in(db, settings):
     settings.PIXELL_EMAIL_VERIFICATION = "none"
     client = Client()
-    response = client.post("/signup/", {"email": "bob@example.com", "password": "a-long-enough-password"})
+    response = client.post(
+        "/signup/", {"email": "bob@example.com", "password": "a-long-enough-password"}
+    )
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
     assert "bob@example.com&#x27;s organization" in client.get("/dashboard/").content.decode()
 
@@ -141,7 +166,11 @@ def test_signup_without_verification_signs_in(db, settings):
 @pytest.mark.parametrize(
     ("data", "status", "text"),
     [
-        ({"email": "owner@example.com", "password": "a-long-enough-password"}, 409, "already exists"),
+        (
+            {"email": "owner@example.com", "password": "a-long-enough-password"},
+            409,
+            "already exists",
+        ),
         ({"email": "not-an-email", "password": "a-long-enough-password"}, 400, "valid email"),
         ({"email": "c@example.com", "password": "short"}, 400, "password"),
     ],
@@ -158,13 +187,17 @@ def test_anonymous_form_posts_share_the_api_rate_limit(db, settings):
     client = Client()
     assert client.post("/password-reset/", {"email": "a@example.com"}).status_code == 200
     assert client.post("/password-reset/", {"email": "a@example.com"}).status_code == 200
-    response = client.post("/signup/", {"email": "x@example.com", "password": "a-long-enough-password"})
+    response = client.post(
+        "/signup/", {"email": "x@example.com", "password": "a-long-enough-password"}
+    )
     assert response.status_code == 429 and "Retry-After" in response
     assert not User.objects.filter(email="x@example.com").exists()
     assert client.post("/login/", {"email": "a@example.com", "password": "x"}).status_code == 429
 
 
-def test_password_reset_request_mails_a_link_and_reveals_nothing(owner, django_capture_on_commit_callbacks):
+def test_password_reset_request_mails_a_link_and_reveals_nothing(
+    owner, django_capture_on_commit_callbacks
+):
     client = Client()
     assert client.get("/password-reset/?email=owner%40example.com").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):

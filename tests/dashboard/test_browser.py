@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from organizations.models import ApiKey
 from organizations.keys import api_key_hash
+from organizations.models import ApiKey
 from tests.factories import PASSWORD
 from tests.infra.test_browser import CHROMIUM, browser, page  # noqa: F401 - fixtures
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"
+    ),
 ]
 
 
@@ -23,7 +25,9 @@ def _balance(page) -> int:
     return int(page.inner_text('[data-testid="credits-balance"]').replace(",", ""))
 
 
-def test_sign_in_create_app_and_key_then_top_up_through_the_sandbox(page, live_server, settings, owner, org, tmp_path):  # noqa: F811
+def test_sign_in_create_app_and_key_then_top_up_through_the_sandbox(
+    page, live_server, settings, owner, org, tmp_path
+):
     # The sandbox checkout URL is built on PIXELL_PUBLIC_URL: point it at this live server.
     settings.PIXELL_PUBLIC_URL = live_server.url
     settings.PIXELL_BILLING_SANDBOX = True

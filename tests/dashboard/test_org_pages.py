@@ -26,7 +26,11 @@ def test_admins_create_a_key_and_see_it_once(admin_page, org, admin_user):
     assert response.status_code == 200
     raw = _shown_key(response)
     key = ApiKey.objects.for_org(org).get(name="GitHub Actions")
-    assert raw.startswith("pac_") and key.key_hash == api_key_hash(raw) and key.created_by == admin_user
+    assert (
+        raw.startswith("pac_")
+        and key.key_hash == api_key_hash(raw)
+        and key.created_by == admin_user
+    )
     listing = admin_page.get("/dashboard/api-keys/").content.decode()
     assert raw not in listing and key.key_preview in listing
 
@@ -45,7 +49,11 @@ def test_rotating_shows_the_new_key_once_and_kills_the_old(admin_page, org):
     response = admin_page.post(f"/dashboard/api-keys/{key.id}/rotate/")
     new = _shown_key(response)
     key.refresh_from_db()
-    assert new != old and key.key_hash == api_key_hash(new) and "stopped working" in response.content.decode()
+    assert (
+        new != old
+        and key.key_hash == api_key_hash(new)
+        and "stopped working" in response.content.decode()
+    )
 
 
 def test_deleting_a_key(admin_page, org):
@@ -81,7 +89,9 @@ def test_another_organizations_key_is_not_found(owner_page, other_org):
 # --- members and invitations --------------------------------------------------------------------------------
 
 
-def test_members_page_lists_members_and_pending_invitations(member_page, owner, admin_user, member_user, org):
+def test_members_page_lists_members_and_pending_invitations(
+    member_page, owner, admin_user, member_user, org
+):
     html = member_page.get("/dashboard/members/").content.decode()
     for user in (owner, admin_user, member_user):
         assert user.email in html
@@ -91,18 +101,28 @@ def test_members_page_lists_members_and_pending_invitations(member_page, owner, 
 
 def test_admins_invite_and_the_email_is_sent(admin_page, org, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_page.post("/dashboard/members/", {"email": "New@Example.com", "role": "admin"})
+        response = admin_page.post(
+            "/dashboard/members/", {"email": "New@Example.com", "role": "admin"}
+        )
     assert response.status_code == 302
     invitation = Invitation.objects.for_org(org).get()
     assert (invitation.email, invitation.role) == ("new@example.com", Role.ADMIN)
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["new@example.com"] and "/invitations/" in mail.outbox[0].body
+    assert (
+        len(mail.outbox) == 1
+        and mail.outbox[0].to == ["new@example.com"]
+        and "/invitations/" in mail.outbox[0].body
+    )
     html = admin_page.get("/dashboard/members/").content.decode()
-    assert "new@example.com" in html and f'/dashboard/invitations/{invitation.id}/revoke/' in html
+    assert "new@example.com" in html and f"/dashboard/invitations/{invitation.id}/revoke/" in html
 
 
 @pytest.mark.parametrize(
     ("data", "status", "text"),
-    [({"email": "member@example.com"}, 409, "already a member"), ({"email": "nope"}, 400, "valid email"), ({"email": "x@example.com", "role": "owner"}, 403, "owner role")],
+    [
+        ({"email": "member@example.com"}, 409, "already a member"),
+        ({"email": "nope"}, 400, "valid email"),
+        ({"email": "x@example.com", "role": "owner"}, 403, "owner role"),
+    ],
 )
 def test_invite_errors_are_form_errors(admin_page, member_user, org, data, status, text):
     response = admin_page.post("/dashboard/members/", data)
@@ -118,7 +138,13 @@ def test_members_cannot_invite(member_page, org):
 def test_admins_revoke_invitations_members_cannot(admin_page, member_page, org, admin_user):
     from organizations.services import invitation_create
 
-    invitation, _ = invitation_create(organization=org, actor=admin_user, actor_role=Role.ADMIN, email="x@example.com", role=Role.MEMBER)
+    invitation, _ = invitation_create(
+        organization=org,
+        actor=admin_user,
+        actor_role=Role.ADMIN,
+        email="x@example.com",
+        role=Role.MEMBER,
+    )
     assert member_page.post(f"/dashboard/invitations/{invitation.id}/revoke/").status_code == 403
     assert admin_page.post(f"/dashboard/invitations/{invitation.id}/revoke/").status_code == 302
     invitation.refresh_from_db()
@@ -133,7 +159,9 @@ def test_admins_change_a_members_role(admin_page, org, member_user):
 
 def test_finer_role_rules_come_back_as_messages(admin_page, org, owner):
     # Admins may not demote or remove an owner: the service refuses, the page explains.
-    response = admin_page.post(f"/dashboard/members/{owner.id}/role/", {"role": "member"}, follow=True)
+    response = admin_page.post(
+        f"/dashboard/members/{owner.id}/role/", {"role": "member"}, follow=True
+    )
     assert "needs the owner role" in response.content.decode()
     response = admin_page.post(f"/dashboard/members/{owner.id}/remove/", follow=True)
     assert "needs the owner role" in response.content.decode()
@@ -147,7 +175,12 @@ def test_the_last_owner_cannot_leave(owner_page, org, owner):
 
 
 def test_members_cannot_remove_others_but_may_leave(member_page, org, admin_user, member_user):
-    assert member_page.post(f"/dashboard/members/{admin_user.id}/role/", {"role": "member"}).status_code == 403
+    assert (
+        member_page.post(
+            f"/dashboard/members/{admin_user.id}/role/", {"role": "member"}
+        ).status_code
+        == 403
+    )
     refused = member_page.post(f"/dashboard/members/{admin_user.id}/remove/", follow=True)
     assert "needs the admin role" in refused.content.decode()
     assert Membership.objects.filter(organization=org, user=admin_user).exists()
@@ -163,14 +196,21 @@ def test_owners_remove_admins(owner_page, org, admin_user):
 
 def test_members_of_another_organization_are_not_found(owner_page, other_owner):
     assert owner_page.post(f"/dashboard/members/{other_owner.id}/remove/").status_code == 404
-    assert owner_page.post(f"/dashboard/members/{other_owner.id}/role/", {"role": "member"}).status_code == 404
+    assert (
+        owner_page.post(
+            f"/dashboard/members/{other_owner.id}/role/", {"role": "member"}
+        ).status_code
+        == 404
+    )
 
 
 # --- settings and signing keys -------------------------------------------------------------------------------
 
 
 def test_admins_rename_and_require_signatures(admin_page, org):
-    response = admin_page.post("/dashboard/settings/", {"name": "Acme Robotics", "require_signed_packages": "1"})
+    response = admin_page.post(
+        "/dashboard/settings/", {"name": "Acme Robotics", "require_signed_packages": "1"}
+    )
     assert response.status_code == 302
     org.refresh_from_db()
     assert (org.name, org.require_signed_packages) == ("Acme Robotics", True)
@@ -196,23 +236,40 @@ def test_members_see_settings_but_cannot_change_them(member_page, org):
 
 def test_admins_add_and_delete_signing_keys(admin_page, member_page, org):
     _, pem, _ = ed25519_keypair()
-    assert member_page.post("/dashboard/settings/signing-keys/", {"name": "release", "public_key": pem}).status_code == 403
-    response = admin_page.post("/dashboard/settings/signing-keys/", {"name": "release", "public_key": pem})
+    assert (
+        member_page.post(
+            "/dashboard/settings/signing-keys/", {"name": "release", "public_key": pem}
+        ).status_code
+        == 403
+    )
+    response = admin_page.post(
+        "/dashboard/settings/signing-keys/", {"name": "release", "public_key": pem}
+    )
     assert response.status_code == 302
     key = SigningKey.objects.for_org(org).get()
-    assert key.fingerprint[:16] in member_page.get("/dashboard/settings/").content.decode()  # members may list
-    duplicate = admin_page.post("/dashboard/settings/signing-keys/", {"name": "again", "public_key": pem})
+    assert (
+        key.fingerprint[:16] in member_page.get("/dashboard/settings/").content.decode()
+    )  # members may list
+    duplicate = admin_page.post(
+        "/dashboard/settings/signing-keys/", {"name": "again", "public_key": pem}
+    )
     assert duplicate.status_code == 409
-    bad = admin_page.post("/dashboard/settings/signing-keys/", {"name": "bad", "public_key": "not a key"})
+    bad = admin_page.post(
+        "/dashboard/settings/signing-keys/", {"name": "bad", "public_key": "not a key"}
+    )
     assert bad.status_code == 400 and "public_key" in bad.content.decode()
     assert member_page.post(f"/dashboard/settings/signing-keys/{key.id}/delete/").status_code == 403
     assert admin_page.post(f"/dashboard/settings/signing-keys/{key.id}/delete/").status_code == 302
     assert not SigningKey.objects.for_org(org).exists()
 
 
-def test_only_owners_delete_the_organization_after_typing_its_name(owner_page, admin_page, org, owner):
+def test_only_owners_delete_the_organization_after_typing_its_name(
+    owner_page, admin_page, org, owner
+):
     assert "Delete this organization" not in admin_page.get("/dashboard/settings/").content.decode()
-    assert admin_page.post("/dashboard/settings/delete/", {"confirm_name": "Acme"}).status_code == 403
+    assert (
+        admin_page.post("/dashboard/settings/delete/", {"confirm_name": "Acme"}).status_code == 403
+    )
     wrong = owner_page.post("/dashboard/settings/delete/", {"confirm_name": "acme"})
     assert wrong.status_code == 400 and Organization.objects.filter(pk=org.pk).exists()
     response = owner_page.post("/dashboard/settings/delete/", {"confirm_name": "Acme"})

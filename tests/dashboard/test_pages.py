@@ -54,7 +54,9 @@ def test_app_and_deployment_pages_render_for_a_member(member_page, app, deployme
     ],
 )
 def test_another_organizations_objects_are_not_found(owner_page, other_app, other_deployment, path):
-    response = owner_page.get(path.format(other_app=other_app.id, other_deployment=other_deployment.id))
+    response = owner_page.get(
+        path.format(other_app=other_app.id, other_deployment=other_deployment.id)
+    )
     assert response.status_code == 404
     assert other_app.name not in response.content.decode()
 
@@ -68,15 +70,24 @@ def test_another_organizations_objects_are_not_found(owner_page, other_app, othe
         "/dashboard/deployments/{other_deployment}/cancel/",
     ],
 )
-def test_actions_on_another_organizations_objects_are_not_found(owner_page, other_app, other_deployment, path):
-    response = owner_page.post(path.format(other_app=other_app.id, other_deployment=other_deployment.id), {"confirm_name": other_app.name})
+def test_actions_on_another_organizations_objects_are_not_found(
+    owner_page, other_app, other_deployment, path
+):
+    response = owner_page.post(
+        path.format(other_app=other_app.id, other_deployment=other_deployment.id),
+        {"confirm_name": other_app.name},
+    )
     assert response.status_code == 404
     other_app.refresh_from_db()  # still there
 
 
 def test_the_api_auth_cookie_also_signs_in_to_the_dashboard(owner, org):
     client = Client()
-    response = client.post("/api/auth/login", {"email": owner.email, "password": "correct-horse-battery-staple"}, content_type="application/json")
+    response = client.post(
+        "/api/auth/login",
+        {"email": owner.email, "password": "correct-horse-battery-staple"},
+        content_type="application/json",
+    )
     assert response.status_code == 200
     page = client.get("/dashboard/")
     assert page.status_code == 200
@@ -104,7 +115,9 @@ def test_the_switcher_lists_several_organizations_and_switches(owner, org):
 
 
 def test_switching_to_an_organization_one_is_not_in_is_not_found(owner, org, other_org):
-    response = session_client(owner).post("/dashboard/switch/", {"organization_id": str(other_org.id)})
+    response = session_client(owner).post(
+        "/dashboard/switch/", {"organization_id": str(other_org.id)}
+    )
     assert response.status_code == 404
 
 
@@ -112,7 +125,9 @@ def test_one_organization_means_no_switcher(member_page):
     assert 'action="/dashboard/switch/"' not in member_page.get("/dashboard/").content.decode()
 
 
-def test_overview_shows_role_balance_apps_deployments_and_activity(owner_page, org, app, deployment):
+def test_overview_shows_role_balance_apps_deployments_and_activity(
+    owner_page, org, app, deployment
+):
     html = owner_page.get("/dashboard/").content.decode()
     org.refresh_from_db()
     assert f'data-testid="credits-balance">{org.credits:,}<' in html
@@ -139,12 +154,27 @@ def test_roles_come_from_the_membership_of_the_current_organization(owner, org, 
     MembershipFactory(organization=other_org, user=owner, role=Role.MEMBER)
     client = session_client(owner)
     client.post("/dashboard/switch/", {"organization_id": str(other_org.id)})
-    assert "Managing API keys needs the <strong>admin</strong> role" in client.get("/dashboard/api-keys/").content.decode()
+    assert (
+        "Managing API keys needs the <strong>admin</strong> role"
+        in client.get("/dashboard/api-keys/").content.decode()
+    )
     assert client.post("/dashboard/api-keys/", {"name": "x"}).status_code == 403
 
 
-@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/apps/", "/dashboard/deployments/", "/dashboard/members/", "/dashboard/credits/", "/dashboard/usage/"])
-def test_list_pages_cost_the_same_queries_however_many_rows(owner_page, org, owner, path, django_assert_max_num_queries, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard/",
+        "/dashboard/apps/",
+        "/dashboard/deployments/",
+        "/dashboard/members/",
+        "/dashboard/credits/",
+        "/dashboard/usage/",
+    ],
+)
+def test_list_pages_cost_the_same_queries_however_many_rows(
+    owner_page, org, owner, path, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
     from agentapps.services import agent_app_create
     from deployments.services import deployment_create
     from tests.agentapps.packages import apkg_bytes, upload
@@ -153,7 +183,13 @@ def test_list_pages_cost_the_same_queries_however_many_rows(owner_page, org, own
         for i in range(start, start + 3):
             app = agent_app_create(organization=org, actor=owner, name=f"app-{i}")
             with django_capture_on_commit_callbacks(execute=False):
-                deployment_create(organization=org, agent_app=app, actor=owner, upload=upload(apkg_bytes("1.0.0")), version=None)
+                deployment_create(
+                    organization=org,
+                    agent_app=app,
+                    actor=owner,
+                    upload=upload(apkg_bytes("1.0.0")),
+                    version=None,
+                )
             MembershipFactory(organization=org, user=UserFactory(), role=Role.MEMBER)
 
     add_rows(0)
@@ -171,5 +207,10 @@ def test_another_organizations_public_app_is_not_a_page_of_this_one(owner_page, 
     other_app.is_public = True
     other_app.save(update_fields=["is_public"])
     assert owner_page.get(f"/dashboard/apps/{other_app.id}/").status_code == 404
-    assert owner_page.post(f"/dashboard/apps/{other_app.id}/delete/", {"confirm_name": other_app.name}).status_code == 404
+    assert (
+        owner_page.post(
+            f"/dashboard/apps/{other_app.id}/delete/", {"confirm_name": other_app.name}
+        ).status_code
+        == 404
+    )
     other_app.refresh_from_db()

@@ -23,7 +23,9 @@ MANIFEST = {
 }
 
 
-def apkg_bytes(version: str = "1.0.0", *, pad_bytes: int = 0, manifest: dict | None = None) -> bytes:
+def apkg_bytes(
+    version: str = "1.0.0", *, pad_bytes: int = 0, manifest: dict | None = None
+) -> bytes:
     """A valid package as the kit lays it out; ``pad_bytes`` of incompressible data make it bigger."""
     data = dict(manifest or MANIFEST)
     data["metadata"] = {"version": version}
@@ -34,7 +36,11 @@ def apkg_bytes(version: str = "1.0.0", *, pad_bytes: int = 0, manifest: dict | N
         zf.writestr("src/__init__.py", b"")
         zf.writestr("src/main.py", b"def handler(context):\n    return {'ok': True}\n")
         if pad_bytes:
-            zf.writestr(zipfile.ZipInfo("assets/blob.bin"), os.urandom(pad_bytes), compress_type=zipfile.ZIP_STORED)
+            zf.writestr(
+                zipfile.ZipInfo("assets/blob.bin"),
+                os.urandom(pad_bytes),
+                compress_type=zipfile.ZIP_STORED,
+            )
     return buffer.getvalue()
 
 
@@ -44,7 +50,9 @@ def upload(data: bytes, name: str = "agent.apkg") -> SimpleUploadedFile:
 
 @pytest.fixture
 def app(org, owner):
-    return agent_app_create(organization=org, actor=owner, name="mini-agent", description="test app")
+    return agent_app_create(
+        organization=org, actor=owner, name="mini-agent", description="test app"
+    )
 
 
 @pytest.fixture
@@ -52,13 +60,24 @@ def other_app(other_org, other_owner):
     return agent_app_create(organization=other_org, actor=other_owner, name="theirs")
 
 
-def deploy(client, app, version: str = "1.0.0", *, data: bytes | None = None, headers: dict | None = None, **fields):
+def deploy(
+    client,
+    app,
+    version: str = "1.0.0",
+    *,
+    data: bytes | None = None,
+    headers: dict | None = None,
+    **fields,
+):
     """POST a deploy the way the Kit does (multipart, file named agent.apkg)."""
     body = {"file": upload(data if data is not None else apkg_bytes(version)), **fields}
     if "version" not in fields and version is not None:
         body["version"] = version
     return client.post(
-        f"/api/agent-apps/{app.id}/packages/deploy", body, format="multipart", **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
+        f"/api/agent-apps/{app.id}/packages/deploy",
+        body,
+        format="multipart",
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()},
     )
 
 
@@ -98,7 +117,12 @@ def _make_handler(recorder: Recorder):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             status, payload = recorder.answer(
-                {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body,
+                }
             )
             data = payload if isinstance(payload, bytes) else _json.dumps(payload).encode()
             self.send_response(status)
@@ -122,7 +146,9 @@ def http_server():
     recorder = Recorder()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(recorder))
     recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield recorder
     server.shutdown()
@@ -136,4 +162,7 @@ def stored_package_files(settings) -> set[str]:
     return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
-from tests.kit_server import kit_live_server, kit_server  # noqa: E402,F401  (live server on the kit's port 4000)
+from tests.kit_server import (  # noqa: E402,F401  (live server on the kit's port 4000)
+    kit_live_server,
+    kit_server,
+)

@@ -27,7 +27,9 @@ def accept(client, app, version="1.0.0") -> Deployment:
 
 def action(staff_client, model: str, name: str, ids):
     return staff_client.post(
-        f"/admin/deployments/{model}/", {"action": name, "_selected_action": [str(i) for i in ids]}, follow=True
+        f"/admin/deployments/{model}/",
+        {"action": name, "_selected_action": [str(i) for i in ids]},
+        follow=True,
     )
 
 
@@ -35,7 +37,9 @@ def test_pages_render_with_steps_inline_and_filters(staff_client, owner_client, 
     settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
     deployment = accept(owner_client, app)
     queue.deployment_process(deployment_id=deployment.id)
-    webhook, _ = webhook_create(organization=org, agent_app=app, url="http://127.0.0.1:9/x", events=["deployment.failed"])
+    webhook, _ = webhook_create(
+        organization=org, agent_app=app, url="http://127.0.0.1:9/x", events=["deployment.failed"]
+    )
     ping = webhook_ping_create(webhook=webhook)
     for page in (
         "/admin/deployments/deployment/",
@@ -49,9 +53,14 @@ def test_pages_render_with_steps_inline_and_filters(staff_client, owner_client, 
     ):
         response = staff_client.get(page)
         assert response.status_code == 200, page
-    detail = staff_client.get(f"/admin/deployments/deployment/{deployment.id}/change/").content.decode()
+    detail = staff_client.get(
+        f"/admin/deployments/deployment/{deployment.id}/change/"
+    ).content.decode()
     assert "validate_package" in detail and "notify_runtime" in detail
-    assert "secret_encrypted" not in staff_client.get(f"/admin/deployments/webhook/{webhook.id}/change/").content.decode()
+    assert (
+        "secret_encrypted"
+        not in staff_client.get(f"/admin/deployments/webhook/{webhook.id}/change/").content.decode()
+    )
 
 
 def test_cancel_action_refunds_queued_and_explains_others(staff_client, owner_client, app, org):
@@ -66,7 +75,9 @@ def test_cancel_action_refunds_queued_and_explains_others(staff_client, owner_cl
     assert CreditTransaction.objects.for_org(org).filter(type="refund").count() == 1
 
 
-def test_retry_action_requeues_a_failed_deployment_with_a_new_reservation(staff_client, owner_client, app, org):
+def test_retry_action_requeues_a_failed_deployment_with_a_new_reservation(
+    staff_client, owner_client, app, org
+):
     failed = accept(owner_client, app)
     queue.deployment_fail(deployment_id=failed.id, error="runtime down")
     credits_before = org.__class__.objects.get(pk=org.pk).credits
@@ -89,7 +100,9 @@ def test_retry_action_explains_why_a_completed_one_is_not_retried(staff_client, 
 
 def test_redeliver_action_sends_the_same_message(staff_client, org, app, settings):
     settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    webhook, _ = webhook_create(organization=org, agent_app=app, url="http://127.0.0.1:9/x", events=["deployment.failed"])
+    webhook, _ = webhook_create(
+        organization=org, agent_app=app, url="http://127.0.0.1:9/x", events=["deployment.failed"]
+    )
     ping = webhook_ping_create(webhook=webhook)
     response = action(staff_client, "webhookdelivery", "redeliver", [ping.id])
     assert "redelivery" in response.content.decode()

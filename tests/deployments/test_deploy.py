@@ -35,7 +35,10 @@ def test_accepted_answer_has_seed_shape_and_kit_fields(owner_client, app, org, s
     assert isinstance(body["deployment"]["estimated_duration_seconds"], int)
     assert body["package"]["version"] == "1.2.0"
     assert body["package"]["status"] == "uploading"
-    assert body["package"]["size_bytes"] == len(apkg_bytes("1.2.0")) or body["package"]["size_bytes"] > 0
+    assert (
+        body["package"]["size_bytes"] == len(apkg_bytes("1.2.0"))
+        or body["package"]["size_bytes"] > 0
+    )
     assert body["tracking"] == {
         "status_url": f"https://cloud.example.com/api/deployments/{deployment_id}",
         "webhook_url": f"https://cloud.example.com/api/agent-apps/{app.id}/webhooks",
@@ -44,7 +47,11 @@ def test_accepted_answer_has_seed_shape_and_kit_fields(owner_client, app, org, s
     assert deployment.status == DeploymentStatus.QUEUED
     assert deployment.release_notes == "Fixed bugs"
     assert str(deployment.package_id) == body["package"]["id"]
-    steps = list(DeploymentStep.objects.filter(deployment=deployment).order_by("position").values_list("name", "status"))
+    steps = list(
+        DeploymentStep.objects.filter(deployment=deployment)
+        .order_by("position")
+        .values_list("name", "status")
+    )
     assert steps == [
         ("validate_package", "pending"),
         ("upload_to_s3", "pending"),
@@ -52,14 +59,18 @@ def test_accepted_answer_has_seed_shape_and_kit_fields(owner_client, app, org, s
         ("notify_runtime", "pending"),
         ("finalize", "pending"),
     ]
-    assert Package.objects.for_org(org).get(id=body["package"]["id"]).status == PackageStatus.UPLOADING
+    assert (
+        Package.objects.for_org(org).get(id=body["package"]["id"]).status == PackageStatus.UPLOADING
+    )
 
 
 def test_reservation_is_one_usage_row_with_the_deployment_reference(owner_client, app, org):
     before = balance(org)
     body = deploy(owner_client, app, "1.0.0").json()
 
-    row = CreditTransaction.objects.for_org(org).get(reference=f"deployment:{body['deployment']['id']}:reserve")
+    row = CreditTransaction.objects.for_org(org).get(
+        reference=f"deployment:{body['deployment']['id']}:reserve"
+    )
     assert row.type == "usage"
     assert row.amount == -1
     assert row.description == "Deployment of mini-agent v1.0.0"
@@ -67,7 +78,8 @@ def test_reservation_is_one_usage_row_with_the_deployment_reference(owner_client
 
 
 @pytest.mark.parametrize(
-    "size,cost", [(0, 1), (1, 1), (MIB - 1, 1), (MIB, 1), (MIB + 1, 2), (5 * MIB, 5), (5 * MIB + 1, 6)]
+    "size,cost",
+    [(0, 1), (1, 1), (MIB - 1, 1), (MIB, 1), (MIB + 1, 2), (5 * MIB, 5), (5 * MIB + 1, 6)],
 )
 def test_cost_is_one_credit_per_started_mib(size, cost):
     assert deployment_cost(size) == cost
@@ -87,7 +99,9 @@ def test_version_is_taken_from_the_manifest_when_omitted(owner_client, app):
     assert response.json()["package"]["version"] == "3.1.4"
 
 
-def test_insufficient_credits_is_402_with_top_level_required_and_available(owner_client, app, org, settings):
+def test_insufficient_credits_is_402_with_top_level_required_and_available(
+    owner_client, app, org, settings
+):
     Organization.objects.filter(pk=org.pk).update(credits=1)
     before_files = stored_package_files(settings)
     response = deploy(owner_client, app, data=apkg_bytes("1.0.0", pad_bytes=MIB + 10))
@@ -102,7 +116,9 @@ def test_insufficient_credits_is_402_with_top_level_required_and_available(owner
     assert balance(org) == 1
 
 
-def test_existing_version_is_409_and_force_overwrite_replaces_it(owner_client, app, org, django_capture_on_commit_callbacks):
+def test_existing_version_is_409_and_force_overwrite_replaces_it(
+    owner_client, app, org, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         first = deploy(owner_client, app, "1.0.0")
     assert first.status_code == 202
@@ -116,15 +132,22 @@ def test_existing_version_is_409_and_force_overwrite_replaces_it(owner_client, a
     assert forced.status_code == 202
     old = Package.all_orgs.get(id=first.json()["package"]["id"])
     assert old.deleted_at is not None
-    assert Deployment.objects.for_org(org).get(id=forced.json()["deployment"]["id"]).status == "completed"
+    assert (
+        Deployment.objects.for_org(org).get(id=forced.json()["deployment"]["id"]).status
+        == "completed"
+    )
 
 
 def test_a_version_in_deployment_counts_as_existing(owner_client, app):
-    assert deploy(owner_client, app, "1.0.0").status_code == 202  # still queued: its package is uploading
+    assert (
+        deploy(owner_client, app, "1.0.0").status_code == 202
+    )  # still queued: its package is uploading
     assert deploy(owner_client, app, "1.0.0").status_code == 409
 
 
-def test_version_omitted_but_taken_is_409_after_validation(owner_client, app, org, settings, django_capture_on_commit_callbacks):
+def test_version_omitted_but_taken_is_409_after_validation(
+    owner_client, app, org, settings, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         deploy(owner_client, app, "2.0.0")
     before_files = stored_package_files(settings)
@@ -135,7 +158,9 @@ def test_version_omitted_but_taken_is_409_after_validation(owner_client, app, or
     assert balance(org) == credits
 
 
-def test_invalid_package_is_400_with_every_reason_and_stores_nothing(owner_client, app, org, settings):
+def test_invalid_package_is_400_with_every_reason_and_stores_nothing(
+    owner_client, app, org, settings
+):
     before_files = stored_package_files(settings)
     response = deploy(owner_client, app, data=b"this is not a zip")
     assert response.status_code == 400
@@ -155,12 +180,16 @@ def test_form_version_must_match_the_manifest(owner_client, app):
 
 
 def test_missing_file_is_a_validation_error_naming_file(owner_client, app):
-    response = owner_client.post(f"/api/agent-apps/{app.id}/packages/deploy", {"version": "1.0.0"}, format="multipart")
+    response = owner_client.post(
+        f"/api/agent-apps/{app.id}/packages/deploy", {"version": "1.0.0"}, format="multipart"
+    )
     assert response.status_code == 400
     assert "file" in response.json()["details"]
 
 
-@pytest.mark.parametrize("raw", ["not json", "[1, 2]", '"text"', '{"A": 1}', '{"A": {"nested": "x"}}'])
+@pytest.mark.parametrize(
+    "raw", ["not json", "[1, 2]", '"text"', '{"A": 1}', '{"A": {"nested": "x"}}']
+)
 def test_invalid_environment_is_400_naming_environment(owner_client, app, raw):
     response = deploy(owner_client, app, environment=raw)
     assert response.status_code == 400
@@ -188,7 +217,9 @@ def test_kit_style_multipart_with_signature_file_part(owner_client, app, org):
         {
             "version": "1.0.0",
             "file": upload(apkg_bytes("1.0.0")),
-            "signature": SimpleUploadedFile("agent.apkg.sig", b"\x01" * 64, content_type="application/octet-stream"),
+            "signature": SimpleUploadedFile(
+                "agent.apkg.sig", b"\x01" * 64, content_type="application/octet-stream"
+            ),
         },
         format="multipart",
     )
@@ -208,8 +239,15 @@ def test_valid_signature_is_accepted(owner_client, app, org):
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     private = Ed25519PrivateKey.generate()
-    public = base64.b64encode(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
-    assert owner_client.post("/api/signing-keys", {"name": "ci", "public_key": public}, format="json").status_code == 201
+    public = base64.b64encode(
+        private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    ).decode()
+    assert (
+        owner_client.post(
+            "/api/signing-keys", {"name": "ci", "public_key": public}, format="json"
+        ).status_code
+        == 201
+    )
     data = apkg_bytes("1.0.0")
     signature = SimpleUploadedFile("agent.apkg.sig", private.sign(data))
     response = owner_client.post(
@@ -226,7 +264,9 @@ def test_valid_signature_is_accepted(owner_client, app, org):
 
 def test_dry_run_quotes_and_stores_nothing(owner_client, app, org, settings):
     before_files = stored_package_files(settings)
-    response = deploy(owner_client, app, dry_run="true", data=apkg_bytes("1.0.0", pad_bytes=MIB + 1))
+    response = deploy(
+        owner_client, app, dry_run="true", data=apkg_bytes("1.0.0", pad_bytes=MIB + 1)
+    )
     assert response.status_code == 200
     assert response.json() == {"valid": True, "cost": 2, "warnings": [], "errors": []}
     assert not Package.objects.for_org(org).exists()
@@ -270,7 +310,9 @@ def test_same_key_and_body_replays_the_first_answer_and_charges_once(owner_clien
 
 def test_same_key_different_body_is_409_conflict(owner_client, app, org):
     deploy(owner_client, app, data=apkg_bytes("1.0.0"), headers={"Idempotency-Key": "k1"})
-    response = deploy(owner_client, app, "1.0.1", data=apkg_bytes("1.0.1"), headers={"Idempotency-Key": "k1"})
+    response = deploy(
+        owner_client, app, "1.0.1", data=apkg_bytes("1.0.1"), headers={"Idempotency-Key": "k1"}
+    )
     assert response.status_code == 409
     assert response.json()["code"] == "CONFLICT"
     assert Deployment.objects.for_org(org).count() == 1
@@ -279,22 +321,38 @@ def test_same_key_different_body_is_409_conflict(owner_client, app, org):
 def test_a_failed_request_frees_its_key(owner_client, app, org):
     Organization.objects.filter(pk=org.pk).update(credits=0)
     data = apkg_bytes("1.0.0")
-    assert deploy(owner_client, app, data=data, headers={"Idempotency-Key": "k2"}).status_code == 402
+    assert (
+        deploy(owner_client, app, data=data, headers={"Idempotency-Key": "k2"}).status_code == 402
+    )
     Organization.objects.filter(pk=org.pk).update(credits=5)
-    assert deploy(owner_client, app, data=data, headers={"Idempotency-Key": "k2"}).status_code == 202
+    assert (
+        deploy(owner_client, app, data=data, headers={"Idempotency-Key": "k2"}).status_code == 202
+    )
 
 
-def test_keys_are_per_organization_and_expire_after_24_hours(owner_client, app, org, other_client, other_app):
+def test_keys_are_per_organization_and_expire_after_24_hours(
+    owner_client, app, org, other_client, other_app
+):
     from datetime import timedelta
 
     from django.utils import timezone
 
     data = apkg_bytes("1.0.0")
-    assert deploy(owner_client, app, data=data, headers={"Idempotency-Key": "shared"}).status_code == 202
+    assert (
+        deploy(owner_client, app, data=data, headers={"Idempotency-Key": "shared"}).status_code
+        == 202
+    )
     # Another organization may use the same key for its own request.
-    assert deploy(other_client, other_app, data=data, headers={"Idempotency-Key": "shared"}).status_code == 202
+    assert (
+        deploy(
+            other_client, other_app, data=data, headers={"Idempotency-Key": "shared"}
+        ).status_code
+        == 202
+    )
     IdempotencyRecord.objects.for_org(org).update(created_at=timezone.now() - timedelta(hours=25))
-    again = deploy(owner_client, app, "1.0.1", data=apkg_bytes("1.0.1"), headers={"Idempotency-Key": "shared"})
+    again = deploy(
+        owner_client, app, "1.0.1", data=apkg_bytes("1.0.1"), headers={"Idempotency-Key": "shared"}
+    )
     assert again.status_code == 202
 
 
@@ -313,7 +371,13 @@ def test_a_key_in_flight_is_409(owner_client, app, org):
         organization=org,
         key="busy",
         request_hash=deploy_request_hash(
-            agent_app=app, upload=upload(data), version="1.0.0", release_notes="", force_overwrite=False, environment={}, signature=None
+            agent_app=app,
+            upload=upload(data),
+            version="1.0.0",
+            release_notes="",
+            force_overwrite=False,
+            environment={},
+            signature=None,
         ),
     )
     response = deploy(owner_client, app, data=data, headers={"Idempotency-Key": "busy"})
@@ -331,15 +395,26 @@ def test_a_key_whose_request_died_is_free_again_after_the_in_flight_timeout(owne
         organization=org,
         key="orphan",
         request_hash=deploy_request_hash(
-            agent_app=app, upload=upload(data), version="1.0.0", release_notes="", force_overwrite=False, environment={}, signature=None
+            agent_app=app,
+            upload=upload(data),
+            version="1.0.0",
+            release_notes="",
+            force_overwrite=False,
+            environment={},
+            signature=None,
         ),
     )
-    IdempotencyRecord.objects.for_org(org).filter(key="orphan").update(created_at=timezone.now() - IDEMPOTENCY_IN_FLIGHT_TIMEOUT - timedelta(seconds=1))
+    IdempotencyRecord.objects.for_org(org).filter(key="orphan").update(
+        created_at=timezone.now() - IDEMPOTENCY_IN_FLIGHT_TIMEOUT - timedelta(seconds=1)
+    )
     first = deploy(owner_client, app, data=data, headers={"Idempotency-Key": "orphan"})
     assert first.status_code == 202
     # And the new answer is the one replayed now.
     again = deploy(owner_client, app, data=data, headers={"Idempotency-Key": "orphan"})
-    assert again.status_code == 202 and again.json()["deployment"]["id"] == first.json()["deployment"]["id"]
+    assert (
+        again.status_code == 202
+        and again.json()["deployment"]["id"] == first.json()["deployment"]["id"]
+    )
 
 
 # --- roles and tenancy ---------------------------------------------------------------------------
@@ -362,5 +437,7 @@ def test_another_organizations_app_is_404(other_client, app):
 
 @pytest.mark.parametrize("bad", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
 def test_unknown_app_is_404(owner_client, bad):
-    response = owner_client.post(f"/api/agent-apps/{bad}/packages/deploy", {"file": upload(apkg_bytes())}, format="multipart")
+    response = owner_client.post(
+        f"/api/agent-apps/{bad}/packages/deploy", {"file": upload(apkg_bytes())}, format="multipart"
+    )
     assert response.status_code == 404

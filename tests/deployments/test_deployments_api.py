@@ -27,7 +27,16 @@ def test_status_has_seed_shape_and_contract_fields(owner_client, app):
     response = owner_client.get(f"/api/deployments/{deployment_id}")
     assert response.status_code == 200
     body = response.json()["deployment"]
-    for key in ("id", "status", "package_id", "agent_app_id", "version", "created_at", "started_at", "progress"):
+    for key in (
+        "id",
+        "status",
+        "package_id",
+        "agent_app_id",
+        "version",
+        "created_at",
+        "started_at",
+        "progress",
+    ):
         assert key in body
     assert body["status"] == "completed"
     assert body["agent_app_id"] == str(app.id)
@@ -51,14 +60,20 @@ def test_a_queued_deployment_shows_its_position_and_pending_steps(owner_client, 
     body = owner_client.get(f"/api/deployments/{accept(owner_client, app)}").json()["deployment"]
     assert body["status"] == "queued"
     assert body["queue_position"] == 1
-    assert body["started_at"] is None and body["completed_at"] is None and body["duration_seconds"] is None
+    assert (
+        body["started_at"] is None
+        and body["completed_at"] is None
+        and body["duration_seconds"] is None
+    )
     assert body["progress"]["current_step"] is None
     assert {s["status"] for s in body["progress"]["steps"]} == {"pending"}
 
 
 def test_a_failed_deployment_names_its_error_and_step(owner_client, app):
     deployment_id = accept(owner_client, app)
-    Package.all_orgs.filter(id=Deployment.all_orgs.get(id=deployment_id).package_id).update(sha256="0" * 64)
+    Package.all_orgs.filter(id=Deployment.all_orgs.get(id=deployment_id).package_id).update(
+        sha256="0" * 64
+    )
     queue.deployment_process(deployment_id=deployment_id)
     body = owner_client.get(f"/api/deployments/{deployment_id}").json()["deployment"]
     assert body["status"] == "failed"
@@ -98,7 +113,9 @@ def test_list_is_newest_first_and_paginates(owner_client, app):
     body = owner_client.get(f"/api/agent-apps/{app.id}/deployments?limit=2").json()
     assert [d["id"] for d in body["deployments"]] == ids[::-1][:2]
     assert body["next_cursor"]
-    page2 = owner_client.get(f"/api/agent-apps/{app.id}/deployments?limit=2&cursor={body['next_cursor']}").json()
+    page2 = owner_client.get(
+        f"/api/agent-apps/{app.id}/deployments?limit=2&cursor={body['next_cursor']}"
+    ).json()
     assert [d["id"] for d in page2["deployments"]] == ids[::-1][2:4]
     everything = owner_client.get(f"/api/agent-apps/{app.id}/deployments").json()
     assert [d["id"] for d in everything["deployments"]] == ids[::-1]
@@ -117,7 +134,10 @@ def test_list_query_count_does_not_grow_with_rows(owner_client, app):
     for n in range(3):
         accept(owner_client, app, f"3.0.{n}")
     with CaptureQueriesContext(connection) as many:
-        assert len(owner_client.get(f"/api/agent-apps/{app.id}/deployments").json()["deployments"]) == 12
+        assert (
+            len(owner_client.get(f"/api/agent-apps/{app.id}/deployments").json()["deployments"])
+            == 12
+        )
     assert len(many) == len(few)
 
 

@@ -66,7 +66,9 @@ def _env(data_dir: Path) -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PIXELL_", "DATABASE_", "CELERY_", "REDIS_", "DJANGO_", "AWS_", "MEDIA_", "STATIC_"))
+        if not k.startswith(
+            ("PIXELL_", "DATABASE_", "CELERY_", "REDIS_", "DJANGO_", "AWS_", "MEDIA_", "STATIC_")
+        )
         and k not in {"SECRET_KEY", "ALLOWED_HOSTS", "CRON_SECRET", "EMAIL_BACKEND"}
     }
     env.update(DEBUG="true", PIXELL_DATA_DIR=str(data_dir), PATH=f"{BIN}:{env.get('PATH', '')}")
@@ -74,7 +76,14 @@ def _env(data_dir: Path) -> dict:
 
 
 def _start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _stop(process: subprocess.Popen | None) -> None:
@@ -91,19 +100,47 @@ def _stop(process: subprocess.Popen | None) -> None:
 def test_web_and_worker_on_embedded_defaults_process_a_deploy(tmp_path):
     env = _env(tmp_path / "data")
     python = str(BIN / "python")
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120)
-    setup = subprocess.run(
-        [python, "manage.py", "shell", "-c", SETUP], cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
     )
-    _, app_id, api_key = next(line for line in setup.stdout.splitlines() if line.startswith("IDS ")).split()
-    assert not (tmp_path / "data" / "db.sqlite3").is_symlink() and (tmp_path / "data" / "db.sqlite3").exists()
+    setup = subprocess.run(
+        [python, "manage.py", "shell", "-c", SETUP],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    )
+    _, app_id, api_key = next(
+        line for line in setup.stdout.splitlines() if line.startswith("IDS ")
+    ).split()
+    assert (
+        not (tmp_path / "data" / "db.sqlite3").is_symlink()
+        and (tmp_path / "data" / "db.sqlite3").exists()
+    )
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {api_key}"}
     web = worker = None
     try:
-        web = _start([str(BIN / "gunicorn"), "pixell.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"], env, tmp_path / "web.log")
+        web = _start(
+            [
+                str(BIN / "gunicorn"),
+                "pixell.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+            ],
+            env,
+            tmp_path / "web.log",
+        )
         for _ in range(100):
             try:
                 if requests.get(f"{base}/api/health", timeout=10).status_code == 200:
@@ -124,13 +161,30 @@ def test_web_and_worker_on_embedded_defaults_process_a_deploy(tmp_path):
         deployment_id = accepted.json()["deployment"]["id"]
         status_url = f"{base}/api/deployments/{deployment_id}"
         time.sleep(1)
-        assert requests.get(status_url, headers=headers, timeout=5).json()["deployment"]["status"] == "queued"
+        assert (
+            requests.get(status_url, headers=headers, timeout=5).json()["deployment"]["status"]
+            == "queued"
+        )
 
-        worker = _start([str(BIN / "celery"), "-A", "pixell", "worker", "-B", "--loglevel=INFO", "--concurrency=1"], env, tmp_path / "worker.log")
+        worker = _start(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "pixell",
+                "worker",
+                "-B",
+                "--loglevel=INFO",
+                "--concurrency=1",
+            ],
+            env,
+            tmp_path / "worker.log",
+        )
         deadline = time.monotonic() + 90
         status = "queued"
         while time.monotonic() < deadline:
-            status = requests.get(status_url, headers=headers, timeout=5).json()["deployment"]["status"]
+            status = requests.get(status_url, headers=headers, timeout=5).json()["deployment"][
+                "status"
+            ]
             if status in ("completed", "failed"):
                 break
             time.sleep(0.5)

@@ -30,7 +30,9 @@ def kit_app(kit_server):
     from organizations.services import organization_create
     from tests.factories import UserFactory
 
-    org = organization_create(name="Kit Deploy Org", owner=UserFactory(email="kit-deploy@example.com"))
+    org = organization_create(
+        name="Kit Deploy Org", owner=UserFactory(email="kit-deploy@example.com")
+    )
     app = AgentApp.objects.for_org(org).create(organization=org, name="Kit Deploy App")
     _, raw_key = api_key_for(org)
     return app, raw_key
@@ -38,7 +40,21 @@ def kit_app(kit_server):
 
 def _deploy(kit_server, kit_package, app, key, tmp_path, *extra):
     return run_kit(
-        ["deploy", "-f", str(kit_package), "--env", "local", "-a", str(app.id), "-k", key, "--wait", "--timeout", "30", *extra],
+        [
+            "deploy",
+            "-f",
+            str(kit_package),
+            "--env",
+            "local",
+            "-a",
+            str(app.id),
+            "-k",
+            key,
+            "--wait",
+            "--timeout",
+            "30",
+            *extra,
+        ],
         base_url=kit_server.kit_base_url,
         cwd=tmp_path,
     )
@@ -53,23 +69,43 @@ def _deployment_id(stdout: str) -> str:
 def test_kit_deploy_wait_status_conflict_and_force(kit_server, kit_app, kit_package, tmp_path):
     app, key = kit_app
 
-    done = _deploy(kit_server, kit_package, app, key, tmp_path, "--release-notes", "first", "--runtime-env", "FOO=bar")
+    done = _deploy(
+        kit_server,
+        kit_package,
+        app,
+        key,
+        tmp_path,
+        "--release-notes",
+        "first",
+        "--runtime-env",
+        "FOO=bar",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Deployment completed successfully" in done.stdout, done.stdout
     first_id = _deployment_id(done.stdout)
     first = Deployment.all_orgs.get(id=first_id)
-    assert first.status == "completed" and first.release_notes == "first" and first.version == "1.2.3"
+    assert (
+        first.status == "completed" and first.release_notes == "first" and first.version == "1.2.3"
+    )
     from deployments.pipeline import deployment_environment
 
     # The kit resends the manifest's environment updated with --runtime-env.
     assert deployment_environment(first) == {"LOG_LEVEL": "info", "FOO": "bar"}
 
-    status = run_kit(["status", first_id, "--env", "local", "-k", key, "--json"], base_url=kit_server.kit_base_url, cwd=tmp_path)
+    status = run_kit(
+        ["status", first_id, "--env", "local", "-k", key, "--json"],
+        base_url=kit_server.kit_base_url,
+        cwd=tmp_path,
+    )
     assert status.returncode == 0, status.stdout + status.stderr
     body = json.loads(status.stdout[status.stdout.index("{") :])
     assert body["deployment"]["id"] == first_id and body["deployment"]["status"] == "completed"
 
-    plain = run_kit(["status", first_id, "--env", "local", "-k", key], base_url=kit_server.kit_base_url, cwd=tmp_path)
+    plain = run_kit(
+        ["status", first_id, "--env", "local", "-k", key],
+        base_url=kit_server.kit_base_url,
+        cwd=tmp_path,
+    )
     assert plain.returncode == 0 and "completed" in plain.stdout, plain.stdout + plain.stderr
 
     again = _deploy(kit_server, kit_package, app, key, tmp_path)
@@ -92,7 +128,9 @@ def test_kit_reports_402_with_required_and_available(kit_server, kit_app, kit_pa
     Organization.objects.filter(pk=app.organization_id).update(credits=0)
     done = _deploy(kit_server, kit_package, app, key, tmp_path)
     assert done.returncode == 1
-    assert "INSUFFICIENT CREDITS" in done.stdout and "Required: 1, Available: 0" in done.stdout, done.stdout
+    assert "INSUFFICIENT CREDITS" in done.stdout and "Required: 1, Available: 0" in done.stdout, (
+        done.stdout
+    )
 
 
 def test_kit_wait_reports_a_failed_deployment(kit_server, kit_app, kit_package, tmp_path, settings):

@@ -95,7 +95,12 @@ def test_non_public_targets_are_refused(url):
 
 
 @pytest.mark.parametrize(
-    "url", ["https://93.184.216.34/hook", "https://93.184.216.34:8443/x?y=1", "https://[2606:2800:220:1::]/"]
+    "url",
+    [
+        "https://93.184.216.34/hook",
+        "https://93.184.216.34:8443/x?y=1",
+        "https://[2606:2800:220:1::]/",
+    ],
 )
 def test_public_literals_pass_without_any_dns_lookup(url, monkeypatch):
     def no_dns(*args, **kwargs):
@@ -141,7 +146,13 @@ def test_unresolvable_host_is_refused(fake_dns):
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://93.184.216.34/", "file:///etc/passwd", "javascript:alert(1)", "gopher://93.184.216.34/", "//93.184.216.34/"],
+    [
+        "ftp://93.184.216.34/",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "gopher://93.184.216.34/",
+        "//93.184.216.34/",
+    ],
 )
 def test_other_schemes_are_refused(url):
     for allow_private in (False, True):
@@ -150,7 +161,9 @@ def test_other_schemes_are_refused(url):
         assert excinfo.value.reason == "scheme"
 
 
-@pytest.mark.parametrize("url", ["", "   ", "https://", "https:///path", "https://93.184.216.34:99999/"])
+@pytest.mark.parametrize(
+    "url", ["", "   ", "https://", "https:///path", "https://93.184.216.34:99999/"]
+)
 def test_malformed_urls_are_refused(url):
     with pytest.raises(UnsafeURLError):
         netguard.check_url(url, allow_private=True)
@@ -164,13 +177,21 @@ def test_plain_http_needs_allow_private():
     netguard.check_url("http://93.184.216.34/", allow_private=True)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "http://10.0.0.1/", "http://[::1]/", "http://localhost/"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000/", "http://10.0.0.1/", "http://[::1]/", "http://localhost/"]
+)
 def test_allow_private_allows_private_targets(url):
     netguard.check_url(url, allow_private=True)
 
 
 @pytest.mark.parametrize(
-    "url", ["http://169.254.169.254/", "http://[fd00:ec2::254]/", "http://[::ffff:169.254.169.254]/", "http://169.254.170.2/"]
+    "url",
+    [
+        "http://169.254.169.254/",
+        "http://[fd00:ec2::254]/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://169.254.170.2/",
+    ],
 )
 def test_metadata_is_refused_even_when_private_networks_are_allowed(url):
     with pytest.raises(UnsafeURLError, match="metadata"):
@@ -192,7 +213,9 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
     def _handle(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        self.server.received.append(
+            {"path": self.path, "headers": dict(self.headers), "body": body}
+        )
         if self.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/target")
@@ -228,7 +251,9 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 def _serve(server):
     server.received = []
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     return server
 
@@ -262,13 +287,17 @@ def test_safe_post_delivers_body_and_headers(server):
 
 def test_safe_post_refuses_private_target_before_sending(server):
     with pytest.raises(UnsafeURLError):
-        netguard.safe_post(f"{server.base}/hook", data=b"{}", headers={}, timeout=5, allow_private=False)
+        netguard.safe_post(
+            f"{server.base}/hook", data=b"{}", headers={}, timeout=5, allow_private=False
+        )
 
     assert server.received == []
 
 
 def test_redirects_are_not_followed(server):
-    response = netguard.safe_post(f"{server.base}/redirect", data=b"{}", headers={}, timeout=5, allow_private=True)
+    response = netguard.safe_post(
+        f"{server.base}/redirect", data=b"{}", headers={}, timeout=5, allow_private=True
+    )
 
     assert response.status_code == 302
     assert [r["path"] for r in server.received] == ["/redirect"]
@@ -281,7 +310,11 @@ def test_connection_is_pinned_to_the_checked_address(server, fake_dns):
     port = server.server_address[1]
 
     response = netguard.safe_post(
-        f"http://rebind.example.com:{port}/hook", data=b"{}", headers={}, timeout=5, allow_private=True
+        f"http://rebind.example.com:{port}/hook",
+        data=b"{}",
+        headers={},
+        timeout=5,
+        allow_private=True,
     )
 
     assert response.status_code == 200
@@ -294,12 +327,18 @@ def test_credentials_in_the_url_are_sent_as_basic_auth(server, fake_dns):
 
     netguard.safe_post(
         f"http://us%40er:p%3Ass@auth.example.com:{server.server_address[1]}/hook",
-        data=b"{}", headers={}, timeout=5, allow_private=True,
+        data=b"{}",
+        headers={},
+        timeout=5,
+        allow_private=True,
     )
 
     import base64
 
-    assert server.received[0]["headers"]["Authorization"] == "Basic " + base64.b64encode(b"us@er:p:ss").decode()
+    assert (
+        server.received[0]["headers"]["Authorization"]
+        == "Basic " + base64.b64encode(b"us@er:p:ss").decode()
+    )
 
 
 def _ipv6_loopback_usable():
@@ -317,7 +356,10 @@ def test_a_dead_first_address_falls_back_to_the_next(server, fake_dns):
     fake_dns["dual.example.com"] = ["::1", "127.0.0.1"]
 
     response = netguard.safe_post(
-        f"http://dual.example.com:{server.server_address[1]}/hook", data=b"{}", headers={}, timeout=5,
+        f"http://dual.example.com:{server.server_address[1]}/hook",
+        data=b"{}",
+        headers={},
+        timeout=5,
         allow_private=True,
     )
 
@@ -326,7 +368,9 @@ def test_a_dead_first_address_falls_back_to_the_next(server, fake_dns):
 
 
 def test_a_large_answer_is_truncated(server):
-    response = netguard.safe_request("GET", f"{server.base}/big", timeout=5, allow_private=True, max_response_bytes=1000)
+    response = netguard.safe_request(
+        "GET", f"{server.base}/big", timeout=5, allow_private=True, max_response_bytes=1000
+    )
 
     assert response.content == b"x" * 1000
 
@@ -349,28 +393,36 @@ def _tls_files(tmp_path, name):
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "netguard test CA")])
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(ca_name).public_key(key.public_key())
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -383,7 +435,9 @@ def _tls_files(tmp_path, name):
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
     )
     return str(ca_path), str(cert_path), str(key_path)
@@ -412,8 +466,13 @@ def test_https_to_a_pinned_address_verifies_the_original_name(tls_server, fake_d
     port = tls_server.server_address[1]
 
     response = netguard.safe_request(
-        "POST", f"https://pinned.example.com:{port}/hook", data=b"{}", headers={}, timeout=5,
-        allow_private=True, _verify=tls_server.ca_path,
+        "POST",
+        f"https://pinned.example.com:{port}/hook",
+        data=b"{}",
+        headers={},
+        timeout=5,
+        allow_private=True,
+        _verify=tls_server.ca_path,
     )
 
     assert response.status_code == 200
@@ -427,8 +486,13 @@ def test_https_certificate_for_another_name_is_rejected(tls_server, fake_dns):
 
     with pytest.raises(requests.exceptions.SSLError):
         netguard.safe_request(
-            "POST", f"https://other.example.com:{tls_server.server_address[1]}/hook", data=b"{}",
-            headers={}, timeout=5, allow_private=True, _verify=tls_server.ca_path,
+            "POST",
+            f"https://other.example.com:{tls_server.server_address[1]}/hook",
+            data=b"{}",
+            headers={},
+            timeout=5,
+            allow_private=True,
+            _verify=tls_server.ca_path,
         )
 
     assert tls_server.received == []
@@ -440,7 +504,9 @@ def test_an_internationalized_host_is_sent_in_its_ascii_form(server, fake_dns):
     fake_dns["xn--r8jz45g.jp"] = ["127.0.0.1"]
     port = server.server_address[1]
 
-    response = netguard.safe_post(f"http://例え.jp:{port}/hook", data=b"{}", headers={}, timeout=5, allow_private=True)
+    response = netguard.safe_post(
+        f"http://例え.jp:{port}/hook", data=b"{}", headers={}, timeout=5, allow_private=True
+    )
 
     assert response.status_code == 200
     assert fake_dns.lookups == ["xn--r8jz45g.jp"]

@@ -9,7 +9,13 @@ from agentapps.models import AgentApp, Package, PackageStatus
 from agentapps.services import app_secrets_replace
 from billing.models import CreditTransaction
 from deployments import queue
-from deployments.models import Deployment, DeploymentStatus, DeploymentStep, StepStatus, WebhookDelivery
+from deployments.models import (
+    Deployment,
+    DeploymentStatus,
+    DeploymentStep,
+    StepStatus,
+    WebhookDelivery,
+)
 from deployments.pipeline import package_metadata_key
 from organizations.models import Organization
 from tests.deployments.conftest import apkg_bytes, deploy
@@ -46,7 +52,10 @@ def test_success_completes_every_step_and_finalizes(owner_client, app, org):
     assert deployment.started_at and deployment.completed_at and deployment.error is None
     assert deployment.attempts == 1
     by_name = steps(deployment)
-    assert [by_name[n].status for n in ("validate_package", "upload_to_s3", "generate_metadata", "finalize")] == ["completed"] * 4
+    assert [
+        by_name[n].status
+        for n in ("validate_package", "upload_to_s3", "generate_metadata", "finalize")
+    ] == ["completed"] * 4
     assert by_name["notify_runtime"].status == StepStatus.SKIPPED  # PIXELL_RUNTIME_URL unset
     assert all(s.started_at and s.completed_at for s in by_name.values())
     package = Package.all_orgs.get(id=deployment.package_id)
@@ -124,7 +133,9 @@ def test_a_missing_file_fails(owner_client, app, org):
     _fails_and_refunds_once(deployment, org, "validate_package", "missing")
 
 
-def test_a_failed_packages_version_is_free_again(owner_client, app, org, django_capture_on_commit_callbacks):
+def test_a_failed_packages_version_is_free_again(
+    owner_client, app, org, django_capture_on_commit_callbacks
+):
     deployment = accept(owner_client, app)
     Package.all_orgs.filter(id=deployment.package_id).update(sha256="0" * 64)
     run(deployment)
@@ -156,7 +167,9 @@ def test_an_unexpected_exception_still_fails_and_refunds(owner_client, app, org,
     assert refunds(org).count() == 1
 
 
-def test_a_package_replaced_while_queued_fails_the_old_deployment(owner_client, app, org, django_capture_on_commit_callbacks):
+def test_a_package_replaced_while_queued_fails_the_old_deployment(
+    owner_client, app, org, django_capture_on_commit_callbacks
+):
     old = accept(owner_client, app, "1.0.0")
     with django_capture_on_commit_callbacks(execute=True):
         forced = deploy(owner_client, app, "1.0.0", force_overwrite="true")
@@ -183,7 +196,9 @@ def runtime(http_server, settings):
 
 
 def test_runtime_gets_the_contract_payload_and_completes(runtime, owner_client, app, org):
-    runtime.handler = lambda r: (202, {"accepted": True}) if r["path"] == "/deploy" else (200, {"healthy": True})
+    runtime.handler = (
+        lambda r: (202, {"accepted": True}) if r["path"] == "/deploy" else (200, {"healthy": True})
+    )
     app_secrets_replace(agent_app=app, secrets={"OPENAI_API_KEY": "sk-app", "LOG_LEVEL": "debug"})
     deployment = run(accept(owner_client, app, environment='{"LOG_LEVEL": "info", "EXTRA": "1"}'))
 
@@ -219,7 +234,9 @@ def test_runtime_never_healthy_fails_and_refunds(runtime, owner_client, app, org
     _fails_and_refunds_once(deployment, org, "notify_runtime", "did not report healthy")
 
 
-def test_runtime_unavailable_releases_the_job_then_fails_after_max_attempts(runtime, owner_client, app, org, settings, monkeypatch):
+def test_runtime_unavailable_releases_the_job_then_fails_after_max_attempts(
+    runtime, owner_client, app, org, settings, monkeypatch
+):
     from deployments import runtime as runtime_client
 
     monkeypatch.setattr(runtime_client, "backoff_delay", lambda config, attempt: 0.0)
@@ -250,12 +267,22 @@ def test_runtime_misconfigured_without_secret_fails(runtime, owner_client, app, 
 # --- webhook events along the way ------------------------------------------------------------------
 
 
-def test_each_transition_emits_its_event(owner_client, app, org, http_server, settings, django_capture_on_commit_callbacks):
+def test_each_transition_emits_its_event(
+    owner_client, app, org, http_server, settings, django_capture_on_commit_callbacks
+):
     from deployments.services import webhook_create
 
     settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    webhook, _ = webhook_create(
-        organization=org, agent_app=app, url=http_server.url + "/hook", events=["deployment.queued", "deployment.processing", "deployment.completed", "deployment.failed"]
+    _webhook, _ = webhook_create(
+        organization=org,
+        agent_app=app,
+        url=http_server.url + "/hook",
+        events=[
+            "deployment.queued",
+            "deployment.processing",
+            "deployment.completed",
+            "deployment.failed",
+        ],
     )
     with django_capture_on_commit_callbacks(execute=True):
         deploy(owner_client, app, "1.0.0")

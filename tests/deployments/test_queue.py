@@ -55,7 +55,9 @@ def test_the_task_is_a_nudge_that_ignores_gone_and_finished_rows(owner_client, a
 def test_heartbeat_is_refreshed_and_a_lost_claim_is_noticed(owner_client, app):
     deployment = accept(owner_client, app)
     claim = queue.deployment_claim(deployment_id=deployment.id, worker_id="w1")
-    Deployment.all_orgs.filter(id=deployment.id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    Deployment.all_orgs.filter(id=deployment.id).update(
+        heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
     claim.beat(force=True)
     assert fresh(deployment).heartbeat_at > timezone.now() - timedelta(seconds=5)
     # Another worker took it up (recovery): our next write raises.
@@ -73,8 +75,12 @@ def _abandon(deployment, *, worker="dead-worker", step="upload_to_s3", attempts=
         started_at=timezone.now() - timedelta(hours=1),
         heartbeat_at=timezone.now() - timedelta(hours=1),
     )
-    DeploymentStep.objects.filter(deployment=deployment, name="validate_package").update(status=StepStatus.COMPLETED)
-    DeploymentStep.objects.filter(deployment=deployment, name=step).update(status=StepStatus.PROCESSING, started_at=timezone.now())
+    DeploymentStep.objects.filter(deployment=deployment, name="validate_package").update(
+        status=StepStatus.COMPLETED
+    )
+    DeploymentStep.objects.filter(deployment=deployment, name=step).update(
+        status=StepStatus.PROCESSING, started_at=timezone.now()
+    )
 
 
 def test_a_stuck_job_is_requeued_and_then_completes_charged_once(owner_client, app, org):
@@ -83,7 +89,10 @@ def test_a_stuck_job_is_requeued_and_then_completes_charged_once(owner_client, a
     assert queue.deployments_recover_stuck() == {"requeued": 1, "failed": 0}
     row = fresh(deployment)
     assert row.status == DeploymentStatus.QUEUED and row.worker_id == ""
-    assert DeploymentStep.objects.get(deployment=deployment, name="upload_to_s3").status == StepStatus.PENDING
+    assert (
+        DeploymentStep.objects.get(deployment=deployment, name="upload_to_s3").status
+        == StepStatus.PENDING
+    )
 
     queue.deployment_process(deployment_id=deployment.id)
     row = fresh(deployment)
@@ -99,12 +108,17 @@ def test_a_stuck_job_out_of_attempts_is_failed_and_refunded(owner_client, app, o
     assert queue.deployments_recover_stuck() == {"requeued": 0, "failed": 1}
     row = fresh(deployment)
     assert row.status == "failed" and "stopped responding" in row.error
-    assert DeploymentStep.objects.get(deployment=deployment, name="upload_to_s3").status == StepStatus.FAILED
+    assert (
+        DeploymentStep.objects.get(deployment=deployment, name="upload_to_s3").status
+        == StepStatus.FAILED
+    )
     assert CreditTransaction.objects.for_org(org).filter(type="refund").count() == 1
     assert queue.deployments_recover_stuck() == {"requeued": 0, "failed": 0}
 
 
-def test_a_worker_that_beats_after_the_sweep_read_its_row_keeps_its_job(owner_client, app, org, settings, monkeypatch):
+def test_a_worker_that_beats_after_the_sweep_read_its_row_keeps_its_job(
+    owner_client, app, org, settings, monkeypatch
+):
     settings.PIXELL_DEPLOYMENT_MAX_ATTEMPTS = 1
     deployment = accept(owner_client, app)
     _abandon(deployment)
@@ -131,7 +145,9 @@ def test_a_live_heartbeat_is_not_recovered(owner_client, app):
 def test_the_old_worker_cannot_finish_a_job_it_lost(owner_client, app, org):
     deployment = accept(owner_client, app)
     old = queue.deployment_claim(deployment_id=deployment.id, worker_id="old")
-    Deployment.all_orgs.filter(id=deployment.id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    Deployment.all_orgs.filter(id=deployment.id).update(
+        heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
     queue.deployments_recover_stuck()
     queue.deployment_process(deployment_id=deployment.id)  # a new worker completes it
     assert fresh(deployment).status == "completed"
@@ -155,7 +171,9 @@ def test_sweep_recovers_and_drains(owner_client, app):
     assert fresh(stuck).status == fresh(queued).status == "completed"
 
 
-def test_queue_position_counts_every_organizations_queue(owner_client, app, other_client, other_app):
+def test_queue_position_counts_every_organizations_queue(
+    owner_client, app, other_client, other_app
+):
     a = accept(owner_client, app, "1.0.0")
     accept(other_client, other_app, "1.0.0")
     c = accept(owner_client, app, "1.0.1")
@@ -212,7 +230,14 @@ def test_stats_need_no_authentication_and_have_the_seed_shape(anon_client, owner
     queue.deployment_process(deployment_id=done.id)
     accept(owner_client, app, "1.0.1")
     body = anon_client.get(STATS).json()
-    assert body["stats"] == {"queued": 1, "processing": 0, "completed": 1, "failed": 0, "cancelled": 0, "total": 2}
+    assert body["stats"] == {
+        "queued": 1,
+        "processing": 0,
+        "completed": 1,
+        "failed": 0,
+        "cancelled": 0,
+        "total": 2,
+    }
     assert body["health"] == {"status": "healthy", "message": "Queue is operating normally"}
     assert body["metrics"]["avgProcessingTimeSeconds"] >= 0
     assert body["metrics"]["lastUpdated"].endswith("Z")

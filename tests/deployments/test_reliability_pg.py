@@ -42,7 +42,9 @@ def no_nudges(monkeypatch):
 
 def set_balance(org, target: int) -> None:
     org.refresh_from_db()
-    credits_apply(organization=org, amount=target - org.credits, type="adjustment", description="test balance")
+    credits_apply(
+        organization=org, amount=target - org.credits, type="adjustment", description="test balance"
+    )
 
 
 def ledger_is_consistent(org) -> bool:
@@ -92,7 +94,9 @@ def test_fifty_concurrent_deploys_against_a_balance_for_ten(owner, org, app, set
     assert len(stored_package_files(settings) - files_before) == 10
 
 
-def test_two_workers_racing_over_twenty_jobs_process_each_once(owner, org, app, no_nudges, monkeypatch):
+def test_two_workers_racing_over_twenty_jobs_process_each_once(
+    owner, org, app, no_nudges, monkeypatch
+):
     client = client_for(owner)
     ids = {deploy(client, app, f"2.0.{n}").json()["deployment"]["id"] for n in range(20)}
     assert len(ids) == 20
@@ -142,7 +146,9 @@ _KILLED_WORKER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_step_is_recovered_and_charged_once(owner, org, app, settings, tmp_path, no_nudges):
+def test_a_worker_killed_mid_step_is_recovered_and_charged_once(
+    owner, org, app, settings, tmp_path, no_nudges
+):
     response = deploy(client_for(owner), app, "3.0.0")
     assert response.status_code == 202
     deployment_id = response.json()["deployment"]["id"]

@@ -37,11 +37,17 @@ class FakeRuntime:
                 pass
 
             def do_POST(self):
-                runtime._answer(self, runtime.deploy if self.path == "/deploy" else [(404, {"error": "no route"})])
+                runtime._answer(
+                    self,
+                    runtime.deploy if self.path == "/deploy" else [(404, {"error": "no route"})],
+                )
 
             def do_GET(self):
                 expected = f"/deployments/{DEPLOYMENT_ID}/health"
-                runtime._answer(self, runtime.health if self.path == expected else [(404, {"error": "no route"})])
+                runtime._answer(
+                    self,
+                    runtime.health if self.path == expected else [(404, {"error": "no route"})],
+                )
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -50,7 +56,12 @@ class FakeRuntime:
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         with self._lock:
             self.requests.append(
-                {"method": handler.command, "path": handler.path, "headers": dict(handler.headers), "body": body}
+                {
+                    "method": handler.command,
+                    "path": handler.path,
+                    "headers": dict(handler.headers),
+                    "body": body,
+                }
             )
             status, payload = script.pop(0) if len(script) > 1 else script[0]
         if self.hang_s and self.stopping.wait(self.hang_s):
@@ -77,7 +88,9 @@ class FakeRuntime:
 @pytest.fixture
 def runtime():
     fake = FakeRuntime()
-    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=fake.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield fake
     fake.stopping.set()
@@ -130,12 +143,20 @@ def _payload(**overrides):
 
 def _notify(runtime, clock, **config_overrides):
     return notify_deploy(
-        _config(runtime, **config_overrides), _payload(), deployment_id=DEPLOYMENT_ID, sleep=clock.sleep, clock=clock.clock
+        _config(runtime, **config_overrides),
+        _payload(),
+        deployment_id=DEPLOYMENT_ID,
+        sleep=clock.sleep,
+        clock=clock.clock,
     )
 
 
 def test_accepted_then_healthy_after_two_unhealthy_polls(runtime):
-    runtime.health = [(200, {"healthy": False}), (200, {"healthy": False, "status": "starting"}), (200, {"healthy": True})]
+    runtime.health = [
+        (200, {"healthy": False}),
+        (200, {"healthy": False, "status": "starting"}),
+        (200, {"healthy": True}),
+    ]
     clock = FakeClock()
 
     result = _notify(runtime, clock)
@@ -160,7 +181,9 @@ def test_a_4xx_refusal_fails_at_once(runtime):
     with pytest.raises(RuntimePermanentError) as excinfo:
         _notify(runtime, clock)
 
-    assert str(excinfo.value) == "runtime refused the deploy: HTTP 400: packageSha256 does not match"
+    assert (
+        str(excinfo.value) == "runtime refused the deploy: HTTP 400: packageSha256 does not match"
+    )
     assert excinfo.value.status_code == 400
     assert len(runtime.requests) == 1
     assert clock.sleeps == []
@@ -191,7 +214,10 @@ def test_always_5xx_fails_after_max_attempts(runtime):
     assert len(runtime.posts()) == 4
     assert runtime.gets() == []
     assert clock.sleeps == [1.0, 2.0, 4.0]
-    assert str(excinfo.value) == "runtime did not accept the deploy after 4 attempts (last: HTTP 503: runtime overloaded)"
+    assert (
+        str(excinfo.value)
+        == "runtime did not accept the deploy after 4 attempts (last: HTTP 503: runtime overloaded)"
+    )
     assert excinfo.value.attempts == 4
 
 
@@ -212,9 +238,13 @@ def test_health_timeout_with_real_time(runtime):
     runtime.health = [(503, {"error": "warming up"})]
     started = time.monotonic()
 
-    with pytest.raises(RuntimePermanentError, match=r"^runtime did not report healthy within 0.3 s"):
+    with pytest.raises(
+        RuntimePermanentError, match=r"^runtime did not report healthy within 0.3 s"
+    ):
         notify_deploy(
-            _config(runtime, health_timeout_s=0.3, health_interval_s=0.05), _payload(), deployment_id=DEPLOYMENT_ID
+            _config(runtime, health_timeout_s=0.3, health_interval_s=0.05),
+            _payload(),
+            deployment_id=DEPLOYMENT_ID,
         )
 
     assert 0.3 <= time.monotonic() - started < 2
@@ -247,7 +277,9 @@ def test_health_4xx_fails_at_once(runtime):
     runtime.health = [(404, {"error": "unknown deployment"})]
     clock = FakeClock()
 
-    with pytest.raises(RuntimePermanentError, match="runtime health check failed: HTTP 404: unknown deployment"):
+    with pytest.raises(
+        RuntimePermanentError, match="runtime health check failed: HTTP 404: unknown deployment"
+    ):
         _notify(runtime, clock)
 
     assert len(runtime.gets()) == 1
@@ -283,16 +315,22 @@ def test_unreachable_runtime_is_transient():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: connections are refused
     clock = FakeClock()
-    config = RuntimeConfig(url=f"http://127.0.0.1:{port}", secret=SECRET, allow_private=True, max_attempts=3)
+    config = RuntimeConfig(
+        url=f"http://127.0.0.1:{port}", secret=SECRET, allow_private=True, max_attempts=3
+    )
 
-    with pytest.raises(RuntimeTransientError, match=r"after 3 attempts \(last: could not connect to the runtime\)"):
-        notify_deploy(config, _payload(), deployment_id=DEPLOYMENT_ID, sleep=clock.sleep, clock=clock.clock)
+    with pytest.raises(
+        RuntimeTransientError, match=r"after 3 attempts \(last: could not connect to the runtime\)"
+    ):
+        notify_deploy(
+            config, _payload(), deployment_id=DEPLOYMENT_ID, sleep=clock.sleep, clock=clock.clock
+        )
 
     assert clock.sleeps == [1.0, 2.0]
 
 
 def test_private_runtime_url_is_refused_without_allow_private(runtime):
-    with pytest.raises(RuntimePermanentError, match="^runtime URL refused"):
+    with pytest.raises(RuntimePermanentError, match=r"^runtime URL refused"):
         _notify(runtime, FakeClock(), allow_private=False)
 
     assert runtime.requests == []
@@ -331,7 +369,14 @@ def test_the_secret_stays_out_of_errors_and_repr(runtime):
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"url": ""}, {"secret": ""}, {"secret": "a\nb"}, {"max_attempts": 0}, {"health_interval_s": 0}, {"request_timeout_s": -1}],
+    [
+        {"url": ""},
+        {"secret": ""},
+        {"secret": "a\nb"},
+        {"max_attempts": 0},
+        {"health_interval_s": 0},
+        {"request_timeout_s": -1},
+    ],
 )
 def test_config_rejects_unusable_settings(overrides):
     with pytest.raises(ValueError):

@@ -15,7 +15,11 @@ BODY = json.dumps({"event": "deployment.completed", "data": {"deploymentId": "d-
 
 def _headers(secret, body=BODY, msg_id="msg_1", timestamp=None):
     return webhook_signing.build_headers(
-        secret, msg_id, int(time.time()) if timestamp is None else timestamp, body, "deployment.completed"
+        secret,
+        msg_id,
+        int(time.time()) if timestamp is None else timestamp,
+        body,
+        "deployment.completed",
     )
 
 
@@ -61,7 +65,9 @@ def test_signature_is_hmac_over_id_timestamp_and_raw_body():
 
 
 def test_headers_carry_the_contract_names():
-    headers = _headers("whsec_" + base64.b64encode(b"x" * 32).decode(), msg_id="msg_abc", timestamp=1700000000)
+    headers = _headers(
+        "whsec_" + base64.b64encode(b"x" * 32).decode(), msg_id="msg_abc", timestamp=1700000000
+    )
 
     assert headers["webhook-id"] == "msg_abc"
     assert headers["webhook-timestamp"] == "1700000000"
@@ -77,7 +83,10 @@ def test_headers_carry_the_contract_names():
         pytest.param(lambda body, headers: (body.replace(b"d-1", b"d-2"), headers), id="body"),
         pytest.param(lambda body, headers: (body, {**headers, "webhook-id": "msg_2"}), id="id"),
         pytest.param(
-            lambda body, headers: (body, {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) + 1)}),
+            lambda body, headers: (
+                body,
+                {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) + 1)},
+            ),
             id="timestamp",
         ),
     ],

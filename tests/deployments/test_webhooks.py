@@ -63,7 +63,10 @@ def test_create_generates_a_secret_shown_once(admin_client, app):
     assert webhook["events"] == EVENTS
     assert webhook["active"] is True
     assert webhook["created_at"].endswith("Z")
-    assert webhook["secret"].startswith("whsec_") and len(base64.b64decode(webhook["secret"][6:])) == 32
+    assert (
+        webhook["secret"].startswith("whsec_")
+        and len(base64.b64decode(webhook["secret"][6:])) == 32
+    )
 
     listed = admin_client.get(hooks_url(app)).json()["webhooks"]
     assert [w["id"] for w in listed] == [webhook["id"]]
@@ -73,7 +76,10 @@ def test_create_generates_a_secret_shown_once(admin_client, app):
 
 
 def test_a_chosen_secret_is_kept_and_must_have_16_characters(admin_client, app):
-    assert create(admin_client, app, secret="webhook_secret_key").json()["webhook"]["secret"] == "webhook_secret_key"
+    assert (
+        create(admin_client, app, secret="webhook_secret_key").json()["webhook"]["secret"]
+        == "webhook_secret_key"
+    )
     short = create(admin_client, app, secret="too-short")
     assert short.status_code == 400
     assert "secret" in short.json()["details"]
@@ -87,7 +93,14 @@ def test_unknown_events_are_400(admin_client, app):
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:8000/hook", "https://10.0.0.5/hook", "https://169.254.169.254/latest", "http://example.com/x", "ftp://example.com/x"]
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "https://10.0.0.5/hook",
+        "https://169.254.169.254/latest",
+        "http://example.com/x",
+        "ftp://example.com/x",
+    ],
 )
 def test_unsafe_urls_are_refused_at_creation(admin_client, app, url):
     response = create(admin_client, app, url=url)
@@ -110,19 +123,27 @@ def test_delete(admin_client, app):
 
 def test_patch_re_enables_a_disabled_webhook_and_changes_events(admin_client, member_client, app):
     webhook_id = create(admin_client, app).json()["webhook"]["id"]
-    Webhook.all_orgs.filter(id=webhook_id).update(active=False, consecutive_failures=20, disabled_at=timezone.now())
+    Webhook.all_orgs.filter(id=webhook_id).update(
+        active=False, consecutive_failures=20, disabled_at=timezone.now()
+    )
     url = f"{hooks_url(app)}/{webhook_id}"
     assert member_client.patch(url, {"active": True}, format="json").status_code == 403
-    response = admin_client.patch(url, {"active": True, "events": ["deployment.failed"]}, format="json")
+    response = admin_client.patch(
+        url, {"active": True, "events": ["deployment.failed"]}, format="json"
+    )
     assert response.status_code == 200
     body = response.json()["webhook"]
-    assert body["active"] is True and body["consecutive_failures"] == 0 and body["disabled_at"] is None
+    assert (
+        body["active"] is True and body["consecutive_failures"] == 0 and body["disabled_at"] is None
+    )
     assert body["events"] == ["deployment.failed"] and "secret" not in body
     assert admin_client.patch(url, {"events": ["nope"]}, format="json").status_code == 400
     assert admin_client.patch(url, {"url": "https://10.1.2.3/x"}, format="json").status_code == 400
 
 
-@pytest.mark.parametrize("who,status", [("owner", 201), ("admin", 201), ("api_key", 201), ("member", 403)])
+@pytest.mark.parametrize(
+    "who,status", [("owner", 201), ("admin", 201), ("api_key", 201), ("member", 403)]
+)
 def test_writes_need_admin_or_an_api_key(role_clients, app, who, status):
     assert create(role_clients[who], app).status_code == status
 
@@ -161,7 +182,12 @@ def hook(org, app, http_server, private_ok):
         organization=org,
         agent_app=app,
         url=http_server.url + "/receiver",
-        events=["deployment.queued", "deployment.processing", "deployment.completed", "deployment.failed"],
+        events=[
+            "deployment.queued",
+            "deployment.processing",
+            "deployment.completed",
+            "deployment.failed",
+        ],
     )
     webhook.raw_secret = secret
     return webhook
@@ -171,7 +197,9 @@ def verify(secret: str, request: dict) -> dict:
     return StandardWebhook(secret).verify(request["body"], request["headers"])
 
 
-def test_a_deployment_event_is_delivered_signed_with_standard_webhooks(hook, http_server, owner_client, app, django_capture_on_commit_callbacks):
+def test_a_deployment_event_is_delivered_signed_with_standard_webhooks(
+    hook, http_server, owner_client, app, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = deploy(owner_client, app, "1.2.0")
     assert len(http_server.requests) == 3
@@ -193,7 +221,11 @@ def test_a_deployment_event_is_delivered_signed_with_standard_webhooks(hook, htt
 
 def test_a_chosen_secret_signs_with_its_utf8_bytes(org, app, http_server, private_ok):
     webhook, secret = webhook_create(
-        organization=org, agent_app=app, url=http_server.url, events=EVENTS, secret="my-own-secret-1234"
+        organization=org,
+        agent_app=app,
+        url=http_server.url,
+        events=EVENTS,
+        secret="my-own-secret-1234",
     )
     webhook_deliver_task(str(delivery_service.webhook_ping_create(webhook=webhook).id))
     request = http_server.requests[0]
@@ -201,11 +233,20 @@ def test_a_chosen_secret_signs_with_its_utf8_bytes(org, app, http_server, privat
 
 
 def _due_now(delivery_id):
-    WebhookDelivery.all_orgs.filter(id=delivery_id).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    WebhookDelivery.all_orgs.filter(id=delivery_id).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
 
 
-def test_three_failures_then_success_are_four_logged_attempts_with_one_webhook_id(hook, http_server):
-    http_server.responses = [(500, {"error": "down"}), (502, b"bad gateway"), (503, {}), (200, {"ok": True})]
+def test_three_failures_then_success_are_four_logged_attempts_with_one_webhook_id(
+    hook, http_server
+):
+    http_server.responses = [
+        (500, {"error": "down"}),
+        (502, b"bad gateway"),
+        (503, {}),
+        (200, {"ok": True}),
+    ]
     delivery = delivery_service.webhook_ping_create(webhook=hook)
     webhook_deliver_task(str(delivery.id))
     for _ in range(3):
@@ -239,13 +280,17 @@ def test_the_next_attempt_waits_the_growing_delay(hook, http_server):
     http_server.responses = [(500, {})]
     delivery = delivery_service.webhook_ping_create(webhook=hook)
     waits = []
-    for number in range(1, 4):
+    for _number in range(1, 4):
         before = timezone.now()
         webhook_deliver_task(str(delivery.id))
         row = WebhookDelivery.all_orgs.get(id=delivery.id)
         waits.append((row.next_attempt_at - before).total_seconds())
         _due_now(delivery.id)
-    assert waits[0] >= retry_delays()[1] - 1 and waits[1] >= retry_delays()[2] - 1 and waits[2] > waits[1]
+    assert (
+        waits[0] >= retry_delays()[1] - 1
+        and waits[1] >= retry_delays()[2] - 1
+        and waits[2] > waits[1]
+    )
 
 
 def test_every_attempt_failing_ends_the_delivery_failed(hook, http_server):
@@ -270,15 +315,21 @@ def test_redirects_are_not_followed(hook, http_server):
 
 
 def test_a_network_error_is_logged_as_a_failed_attempt(org, app, private_ok):
-    webhook, _ = webhook_create(organization=org, agent_app=app, url="http://127.0.0.1:9/nothing-listens", events=EVENTS)
+    webhook, _ = webhook_create(
+        organization=org, agent_app=app, url="http://127.0.0.1:9/nothing-listens", events=EVENTS
+    )
     delivery = delivery_service.webhook_ping_create(webhook=webhook)
     webhook_deliver_task(str(delivery.id))
     attempt = WebhookDelivery.all_orgs.get(id=delivery.id).attempt_log.get()
     assert attempt.status_code is None and attempt.error.startswith("Request failed")
 
 
-def test_an_unexpected_error_is_a_counted_attempt_on_the_retry_schedule(org, app, private_ok, monkeypatch):
-    webhook, _ = webhook_create(organization=org, agent_app=app, url="http://127.0.0.1:9/x", events=EVENTS)
+def test_an_unexpected_error_is_a_counted_attempt_on_the_retry_schedule(
+    org, app, private_ok, monkeypatch
+):
+    webhook, _ = webhook_create(
+        organization=org, agent_app=app, url="http://127.0.0.1:9/x", events=EVENTS
+    )
     delivery = delivery_service.webhook_ping_create(webhook=webhook)
 
     def broken(*args, **kwargs):
@@ -287,7 +338,11 @@ def test_an_unexpected_error_is_a_counted_attempt_on_the_retry_schedule(org, app
     monkeypatch.setattr(delivery_service.netguard, "safe_post", broken)
     webhook_deliver_task(str(delivery.id))
     row = WebhookDelivery.all_orgs.get(id=delivery.id)
-    assert row.attempts == 1 and row.status == DeliveryStatus.PENDING and row.next_attempt_at is not None
+    assert (
+        row.attempts == 1
+        and row.status == DeliveryStatus.PENDING
+        and row.next_attempt_at is not None
+    )
     assert row.attempt_log.get().error == "Delivery error: KeyError"
 
 
@@ -303,7 +358,9 @@ def test_the_url_is_checked_again_at_delivery(hook, http_server, settings):
 
 def test_twenty_failed_deliveries_in_a_row_disable_the_webhook(hook, http_server):
     http_server.responses = [(500, {})]
-    Webhook.all_orgs.filter(id=hook.id).update(consecutive_failures=delivery_service.AUTO_DISABLE_AFTER_FAILED_DELIVERIES - 1)
+    Webhook.all_orgs.filter(id=hook.id).update(
+        consecutive_failures=delivery_service.AUTO_DISABLE_AFTER_FAILED_DELIVERIES - 1
+    )
     delivery = delivery_service.webhook_ping_create(webhook=hook)
     for _ in range(MAX_ATTEMPTS):
         _due_now(delivery.id)
@@ -325,10 +382,14 @@ def test_a_success_resets_the_failure_streak(hook, http_server):
 
 
 def test_the_sweep_resends_a_due_delivery_whose_message_was_lost(hook, http_server):
-    delivery = delivery_service.webhook_ping_create(webhook=hook)  # its message never ran (no on_commit here)
+    delivery = delivery_service.webhook_ping_create(
+        webhook=hook
+    )  # its message never ran (no on_commit here)
     assert http_server.requests == []
     assert webhook_deliveries_sweep(grace_seconds=60) == 0  # not overdue yet
-    WebhookDelivery.all_orgs.filter(id=delivery.id).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    WebhookDelivery.all_orgs.filter(id=delivery.id).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=5)
+    )
     assert webhook_deliveries_sweep() == 1
     assert WebhookDelivery.all_orgs.get(id=delivery.id).status == DeliveryStatus.SUCCEEDED
     assert len(http_server.requests) == 1
@@ -337,7 +398,9 @@ def test_the_sweep_resends_a_due_delivery_whose_message_was_lost(hook, http_serv
 def test_concurrent_sends_of_one_attempt_send_once(hook, http_server):
     delivery = delivery_service.webhook_ping_create(webhook=hook)
     # Someone else claimed this attempt a moment ago (its lease pushed next_attempt_at ahead).
-    WebhookDelivery.all_orgs.filter(id=delivery.id).update(next_attempt_at=timezone.now() + timedelta(seconds=60))
+    WebhookDelivery.all_orgs.filter(id=delivery.id).update(
+        next_attempt_at=timezone.now() + timedelta(seconds=60)
+    )
     webhook_deliver(delivery_id=delivery.id)
     assert http_server.requests == []
 
@@ -363,7 +426,14 @@ def test_deliveries_list_logs_every_attempt_and_paginates(admin_client, app, hoo
     assert older["event"] == "ping" and older["status"] == "succeeded" and older["attempts"] == 2
     assert older["message_id"] == http_server.requests[0]["headers"]["webhook-id"]
     assert [a["status_code"] for a in older["attempt_log"]] == [500, 200]
-    assert set(older["attempt_log"][0]) >= {"number", "requested_at", "status_code", "duration_ms", "response_snippet", "error"}
+    assert set(older["attempt_log"][0]) >= {
+        "number",
+        "requested_at",
+        "status_code",
+        "duration_ms",
+        "response_snippet",
+        "error",
+    }
 
 
 def test_redeliver_sends_the_same_message_again(admin_client, app, hook, http_server):
@@ -376,12 +446,17 @@ def test_redeliver_sends_the_same_message_again(admin_client, app, hook, http_se
     assert again["message_id"] == WebhookDelivery.all_orgs.get(id=delivery.id).message_id
     webhook_deliver_task(again["id"])
     assert len(http_server.requests) == 2
-    assert http_server.requests[0]["headers"]["webhook-id"] == http_server.requests[1]["headers"]["webhook-id"]
+    assert (
+        http_server.requests[0]["headers"]["webhook-id"]
+        == http_server.requests[1]["headers"]["webhook-id"]
+    )
     assert http_server.requests[0]["body"] == http_server.requests[1]["body"]
     verify(hook.raw_secret, http_server.requests[1])
 
 
-def test_ping_sends_a_ping_event(api_key_client, app, hook, http_server, django_capture_on_commit_callbacks):
+def test_ping_sends_a_ping_event(
+    api_key_client, app, hook, http_server, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = api_key_client.post(f"{hooks_url(app)}/{hook.id}/ping")
     assert response.status_code == 202

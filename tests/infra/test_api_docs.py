@@ -17,7 +17,9 @@ def _generate():
     GENERATOR_STATS.reset()
     with GENERATOR_STATS.silence():
         schema = SchemaGenerator().get_schema(request=None, public=True)
-    problems = [f"warning: {m}" for m in GENERATOR_STATS._warn_cache] + [f"error: {m}" for m in GENERATOR_STATS._error_cache]
+    problems = [f"warning: {m}" for m in GENERATOR_STATS._warn_cache] + [
+        f"error: {m}" for m in GENERATOR_STATS._error_cache
+    ]
     GENERATOR_STATS.reset()
     return schema, problems
 
@@ -55,7 +57,9 @@ def test_every_api_route_is_documented(generated):
     schema, _ = generated
     routes = set(_api_routes(get_resolver().url_patterns)) - _NOT_DOCUMENTED
     missing = sorted(routes - set(schema["paths"]))
-    assert missing == [], "routed under /api but absent from the schema (not a DRF view?): " + ", ".join(missing)
+    assert missing == [], (
+        "routed under /api but absent from the schema (not a DRF view?): " + ", ".join(missing)
+    )
 
 
 def test_authenticated_routes_document_both_credentials(generated):
@@ -68,7 +72,10 @@ def test_authenticated_routes_document_both_credentials(generated):
         "scheme": "bearer",
         "description": "An access token from POST /api/auth/login, or an API key (pac_…).",
     }
-    assert schemes["cookieAuth"]["in"] == "cookie" and schemes["cookieAuth"]["name"] == "pixell-auth-token"
+    assert (
+        schemes["cookieAuth"]["in"] == "cookie"
+        and schemes["cookieAuth"]["name"] == "pixell-auth-token"
+    )
 
 
 @pytest.mark.django_db

@@ -9,13 +9,24 @@ from django.test import RequestFactory
 
 from tests.factories import UserFactory
 
-NAV = ["Overview", "Agent apps", "Deployments", "Credits", "Usage", "API keys", "Members", "Settings"]
+NAV = [
+    "Overview",
+    "Agent apps",
+    "Deployments",
+    "Credits",
+    "Usage",
+    "API keys",
+    "Members",
+    "Settings",
+]
 
 
 def _render(user, path="/dashboard/", **context):
     request = RequestFactory().get(path)
     request.user = user
-    template = engines["django"].from_string('{% extends "base.html" %}{% block content %}<p id="page">page body</p>{% endblock %}')
+    template = engines["django"].from_string(
+        '{% extends "base.html" %}{% block content %}<p id="page">page body</p>{% endblock %}'
+    )
     return template.render({"user": user, **context}, request)
 
 
@@ -28,12 +39,17 @@ def test_anonymous_pages_get_the_content_without_the_dashboard_nav():
 @pytest.mark.django_db
 def test_signed_in_users_get_the_nav_and_a_csrf_protected_sign_out():
     user = UserFactory(email="ann@example.com")
-    html = _render(user, path="/dashboard/deployments/", organization=type("Org", (), {"name": "Acme"})())
+    html = _render(
+        user, path="/dashboard/deployments/", organization=type("Org", (), {"name": "Acme"})()
+    )
     assert '<p id="page">page body</p>' in html
     labels = re.findall(r'<a href="/dashboard/[^"]*"[^>]*>([^<]+)</a>', html)
     assert labels == NAV
     assert re.search(r'<a href="/dashboard/deployments/" aria-current="page">Deployments</a>', html)
-    assert re.search(r'<form method="post" action="/logout/"><input type="hidden" name="csrfmiddlewaretoken"', html)
+    assert re.search(
+        r'<form method="post" action="/logout/"><input type="hidden" name="csrfmiddlewaretoken"',
+        html,
+    )
     assert "Acme · ann@example.com" in html
     assert 'href="/admin/"' not in html  # only staff see the admin link
 

@@ -74,12 +74,16 @@ def test_api_docs_render_with_the_internet_blocked(page, live_server):
 def test_member_signs_in_and_sees_the_overview_with_credits(page, live_server, owner, org):
     if not (is_routed("/login/") and is_routed("/dashboard/")):
         pytest.skip("the dashboard's /login/ and /dashboard/ pages are not routed in this build")
-    credits_apply(organization=org, amount=1234, type=TransactionType.BONUS, description="Browser test")
+    credits_apply(
+        organization=org, amount=1234, type=TransactionType.BONUS, description="Browser test"
+    )
     org.refresh_from_db()
 
     page.goto(f"{live_server.url}/dashboard/")
     assert "/login/" in page.url  # signed-out visitors are sent to sign in
-    page.locator("input[type=email], input[name=email], input[name=username]").first.fill(owner.email)
+    page.locator("input[type=email], input[name=email], input[name=username]").first.fill(
+        owner.email
+    )
     page.locator("input[type=password]").first.fill(PASSWORD)
     page.locator("form button[type=submit], form input[type=submit]").first.click()
     page.wait_for_url("**/dashboard/")

@@ -16,9 +16,14 @@ from tests.infra.helpers import is_product_var, is_routed
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
+
 def _clean_env(**extra: str) -> dict[str, str]:
     # The product's own configuration is removed, so what starts is exactly what a fresh clone gets.
-    env = {k: v for k, v in os.environ.items() if not is_product_var(k) and k != "DJANGO_SETTINGS_MODULE"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not is_product_var(k) and k != "DJANGO_SETTINGS_MODULE"
+    }
     env.update(extra)
     return env
 
@@ -40,7 +45,8 @@ def _get(url: str) -> tuple[int, bytes]:
 _ACCESS_LINE = '"GET /api/schema/ HTTP/1.1" 200'  # gunicorn's access log is on
 
 needs_venv = pytest.mark.skipif(
-    not (BASE_DIR / ".venv" / "bin" / "python").exists(), reason="make run installs into .venv; run the suite with `make test`"
+    not (BASE_DIR / ".venv" / "bin" / "python").exists(),
+    reason="make run installs into .venv; run the suite with `make test`",
 )
 
 
@@ -85,7 +91,12 @@ def test_make_run_starts_web_worker_and_beat(tmp_path):
                 status = None
             output = log_path.read_text(errors="replace")
             # Output passes through honcho, so the access-log line may trail the response.
-            if status == 200 and " ready." in output and "beat: Starting" in output and _ACCESS_LINE in output:
+            if (
+                status == 200
+                and " ready." in output
+                and "beat: Starting" in output
+                and _ACCESS_LINE in output
+            ):
                 break
             time.sleep(0.5)
         output = log_path.read_text(errors="replace")

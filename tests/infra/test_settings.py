@@ -37,7 +37,9 @@ def load_settings(monkeypatch, tmp_path):
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
         _counter += 1
-        spec = importlib.util.spec_from_file_location(f"pixell_settings_probe_{_counter}", SETTINGS_FILE)
+        spec = importlib.util.spec_from_file_location(
+            f"pixell_settings_probe_{_counter}", SETTINGS_FILE
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -52,8 +54,8 @@ def test_embedded_defaults_in_development(load_settings, tmp_path):
     assert s.DEBUG is True
     assert s.SECRET_KEY  # the development key is allowed with DEBUG on
     assert s.PIXELL_HTTPS is False and s.SECURE_SSL_REDIRECT is False
-    assert s.PIXELL_DATA_DIR == data
-    assert s.MEDIA_ROOT == str(data / "media") and s.STATIC_ROOT == str(data / "static")
+    assert data == s.PIXELL_DATA_DIR
+    assert str(data / "media") == s.MEDIA_ROOT and str(data / "static") == s.STATIC_ROOT
     assert s.PIXELL_PUBLIC_URL == "http://localhost:4000"
     assert s.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert s.DATABASES["default"]["NAME"] == str(data / "db.sqlite3")
@@ -113,9 +115,16 @@ def test_https_can_be_turned_off_explicitly(load_settings):
 
 
 def test_a_stripe_key_turns_the_sandbox_off_and_an_explicit_value_wins(load_settings):
-    assert load_settings(DEBUG="true", STRIPE_SECRET_KEY="sk_test_123").PIXELL_BILLING_SANDBOX is False
-    assert load_settings(DEBUG="true", PIXELL_BILLING_SANDBOX="false").PIXELL_BILLING_SANDBOX is False
-    assert load_settings(SECRET_KEY="x" * 40, PIXELL_BILLING_SANDBOX="true").PIXELL_BILLING_SANDBOX is True
+    assert (
+        load_settings(DEBUG="true", STRIPE_SECRET_KEY="sk_test_123").PIXELL_BILLING_SANDBOX is False
+    )
+    assert (
+        load_settings(DEBUG="true", PIXELL_BILLING_SANDBOX="false").PIXELL_BILLING_SANDBOX is False
+    )
+    assert (
+        load_settings(SECRET_KEY="x" * 40, PIXELL_BILLING_SANDBOX="true").PIXELL_BILLING_SANDBOX
+        is True
+    )
 
 
 def test_server_backed_services_from_urls(load_settings):
@@ -127,7 +136,12 @@ def test_server_backed_services_from_urls(load_settings):
     )
     db = s.DATABASES["default"]
     assert db["ENGINE"] == "django.db.backends.postgresql" and s.IS_POSTGRES
-    assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == ("db.internal", 5432, "pixell", "pixell")
+    assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == (
+        "db.internal",
+        5432,
+        "pixell",
+        "pixell",
+    )
     assert db["CONN_MAX_AGE"] > 0  # persistent connections: no TCP+auth handshake per request
     assert s.CELERY_BROKER_URL == "redis://cache.internal:6379/0"
     assert "visibility_timeout" in s.CELERY_BROKER_TRANSPORT_OPTIONS
@@ -182,10 +196,13 @@ def test_product_settings_are_read(load_settings, tmp_path):
     assert s.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS is True
     assert s.PIXELL_MAX_PACKAGE_BYTES == 1048576
     assert s.PIXELL_SECRETS_KEY == "k" * 32
-    assert (s.PIXELL_RUNTIME_URL, s.PIXELL_RUNTIME_SECRET) == ("http://runtime.internal:8080", "runtime-secret")
+    assert (s.PIXELL_RUNTIME_URL, s.PIXELL_RUNTIME_SECRET) == (
+        "http://runtime.internal:8080",
+        "runtime-secret",
+    )
     assert s.CRON_SECRET == "cron-secret"
-    assert s.MEDIA_ROOT == str((tmp_path / "media").resolve())
-    assert s.STATIC_ROOT == str((tmp_path / "static").resolve())
+    assert str((tmp_path / "media").resolve()) == s.MEDIA_ROOT
+    assert str((tmp_path / "static").resolve()) == s.STATIC_ROOT
     assert (s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS) == ("smtp.example.com", 587, True)
     assert s.DEFAULT_FROM_EMAIL == "Pixell <noreply@example.com>"
     assert s.ALLOWED_HOSTS == ["cloud.example.com", "api.example.com"]
@@ -210,7 +227,19 @@ def test_malformed_values_refuse_to_boot(load_settings, name, value):
         load_settings(SECRET_KEY="x" * 40, **{name: value})
 
 
-@pytest.mark.parametrize("raw,expected", [("1", True), ("TRUE", True), (" yes ", True), ("on", True), ("0", False), ("False", False), ("no", False), ("off", False)])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("1", True),
+        ("TRUE", True),
+        (" yes ", True),
+        ("on", True),
+        ("0", False),
+        ("False", False),
+        ("no", False),
+        ("off", False),
+    ],
+)
 def test_booleans_are_parsed_strictly(monkeypatch, raw, expected):
     monkeypatch.setenv("PIXELL_PROBE_FLAG", raw)
     assert env.get_bool("PIXELL_PROBE_FLAG", not expected) is expected
@@ -233,12 +262,16 @@ def test_only_the_env_module_reads_the_environment():
     offenders = []
     for path in sorted(BASE_DIR.glob("*/**/*.py")):
         rel = path.relative_to(BASE_DIR)
-        if rel.parts[0] in {".venv", "tests", "benchmarks", "var", "node_modules"} or rel == Path("pixell/env.py"):
+        if rel.parts[0] in {".venv", "tests", "benchmarks", "var", "node_modules"} or rel == Path(
+            "pixell/env.py"
+        ):
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if _ENV_READ.search(line) and not _ALLOWED_ENV_READ.search(line):
                 offenders.append(f"{rel}:{number}: {line.strip()}")
-    assert offenders == [], "read configuration through pixell.env in settings instead:\n" + "\n".join(offenders)
+    assert offenders == [], (
+        "read configuration through pixell.env in settings instead:\n" + "\n".join(offenders)
+    )
 
 
 def test_every_variable_settings_read_is_in_the_readme_table():

@@ -20,7 +20,14 @@ def staff_client(client):
 
 @pytest.mark.parametrize(
     "name",
-    ["accounts_user", "organizations_organization", "organizations_membership", "organizations_invitation", "organizations_apikey", "billing_credittransaction"],
+    [
+        "accounts_user",
+        "organizations_organization",
+        "organizations_membership",
+        "organizations_invitation",
+        "organizations_apikey",
+        "billing_credittransaction",
+    ],
 )
 def test_changelists_load(staff_client, org, api_key, name):
     response = staff_client.get(reverse(f"admin:{name}_changelist"))
@@ -33,7 +40,10 @@ def test_user_search(staff_client, owner):
 
 
 def test_api_key_admin_never_shows_key_material(staff_client, api_key):
-    for url in (reverse("admin:organizations_apikey_changelist"), reverse("admin:organizations_apikey_change", args=[api_key.pk])):
+    for url in (
+        reverse("admin:organizations_apikey_changelist"),
+        reverse("admin:organizations_apikey_change", args=[api_key.pk]),
+    ):
         content = staff_client.get(url).content.decode()
         assert api_key.raw not in content
         assert api_key_hash(api_key.raw) not in content
@@ -44,7 +54,8 @@ def test_api_key_revoke_action_deletes_and_key_fails(staff_client, api_key):
     from tests.conftest import client_for
 
     response = staff_client.post(
-        reverse("admin:organizations_apikey_changelist"), {"action": "revoke", "_selected_action": [str(api_key.pk)]}
+        reverse("admin:organizations_apikey_changelist"),
+        {"action": "revoke", "_selected_action": [str(api_key.pk)]},
     )
     assert response.status_code == 302
     assert not ApiKey.all_orgs.filter(pk=api_key.pk).exists()
@@ -52,15 +63,29 @@ def test_api_key_revoke_action_deletes_and_key_fails(staff_client, api_key):
 
 
 def test_invitation_revoke_action(staff_client, org, owner):
-    invitation, _ = invitation_create(organization=org, actor=owner, actor_role=Role.OWNER, email="x@example.com", role=Role.MEMBER)
-    staff_client.post(reverse("admin:organizations_invitation_changelist"), {"action": "revoke", "_selected_action": [str(invitation.pk)]})
+    invitation, _ = invitation_create(
+        organization=org,
+        actor=owner,
+        actor_role=Role.OWNER,
+        email="x@example.com",
+        role=Role.MEMBER,
+    )
+    staff_client.post(
+        reverse("admin:organizations_invitation_changelist"),
+        {"action": "revoke", "_selected_action": [str(invitation.pk)]},
+    )
     assert Invitation.all_orgs.get(pk=invitation.pk).revoked_at is not None
 
 
 def test_ledger_is_read_only(staff_client, org):
     row = CreditTransaction.objects.for_org(org).first()
     assert staff_client.get(reverse("admin:billing_credittransaction_add")).status_code == 403
-    assert staff_client.post(reverse("admin:billing_credittransaction_delete", args=[row.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        staff_client.post(
+            reverse("admin:billing_credittransaction_delete", args=[row.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert CreditTransaction.all_orgs.filter(pk=row.pk).exists()
 
 
@@ -68,7 +93,12 @@ def test_organization_credits_are_read_only(staff_client, org):
     before = org.credits
     staff_client.post(
         reverse("admin:organizations_organization_change", args=[org.pk]),
-        {"name": "Acme", "credits": 999999, "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"},
+        {
+            "name": "Acme",
+            "credits": 999999,
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
     )
     org.refresh_from_db()
     assert org.credits == before

@@ -28,7 +28,10 @@ def test_unknown_hash_is_none(db):
 
 
 def test_current_payload_equals_its_documented_serializer(org):
-    from organizations.api.serializers import OrganizationCurrentOutputSerializer, organization_current_payload
+    from organizations.api.serializers import (
+        OrganizationCurrentOutputSerializer,
+        organization_current_payload,
+    )
 
     org.refresh_from_db()
     expected = OrganizationCurrentOutputSerializer({"organization": org, "role": "owner"}).data

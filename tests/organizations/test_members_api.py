@@ -19,11 +19,15 @@ pytestmark = pytest.mark.django_db
 
 def _invite(client, capture, email="newmember@example.com", role="member"):
     with capture(execute=True):
-        return client.post("/api/organizations/members", {"email": email, "role": role}, format="json")
+        return client.post(
+            "/api/organizations/members", {"email": email, "role": role}, format="json"
+        )
 
 
 def _token_from_mail() -> str:
-    match = re.search(re.escape(settings.PIXELL_PUBLIC_URL) + r"/invitations/([^/\s]+)/", mail.outbox[-1].body)
+    match = re.search(
+        re.escape(settings.PIXELL_PUBLIC_URL) + r"/invitations/([^/\s]+)/", mail.outbox[-1].body
+    )
     assert match, mail.outbox[-1].body
     return match.group(1)
 
@@ -33,12 +37,18 @@ def test_members_seed_shape(owner_client, owner, org, admin_user, member_user):
     response = owner_client.get("/api/organizations/members")
     assert response.status_code == 200
     members = response.json()["members"]
-    assert [(m["email"], m["role"]) for m in members] == [(owner.email, "owner"), (admin_user.email, "admin"), (member_user.email, "member")]
+    assert [(m["email"], m["role"]) for m in members] == [
+        (owner.email, "owner"),
+        (admin_user.email, "admin"),
+        (member_user.email, "member"),
+    ]
     assert set(members[0]) == {"id", "user_id", "email", "role", "joined_at"}
     assert members[0]["user_id"] == str(owner.id)
 
 
-@pytest.mark.parametrize(("client_name", "status"), [("owner", 200), ("admin", 200), ("member", 200), ("api_key", 403)])
+@pytest.mark.parametrize(
+    ("client_name", "status"), [("owner", 200), ("admin", 200), ("member", 200), ("api_key", 403)]
+)
 def test_members_list_roles(role_clients, client_name, status):
     assert role_clients[client_name].get("/api/organizations/members").status_code == status
 
@@ -58,7 +68,9 @@ def test_members_list_query_count_does_not_grow_with_members(owner_client, org):
 
 
 # --- invite -------------------------------------------------------------------------------
-def test_invite_seed_shape_stores_only_hash_and_emails_link(owner_client, owner, org, django_capture_on_commit_callbacks):
+def test_invite_seed_shape_stores_only_hash_and_emails_link(
+    owner_client, owner, org, django_capture_on_commit_callbacks
+):
     response = _invite(owner_client, django_capture_on_commit_callbacks)
 
     assert response.status_code == 201
@@ -70,27 +82,50 @@ def test_invite_seed_shape_stores_only_hash_and_emails_link(owner_client, owner,
     assert mail.outbox[-1].to == ["newmember@example.com"]
     token = _token_from_mail()
     assert row.token_hash == token_hash(token) and token not in row.token_hash
-    assert UsageEvent.objects.for_org(org).filter(type=UsageEventType.MEMBER, metadata__action="invited").exists()
+    assert (
+        UsageEvent.objects.for_org(org)
+        .filter(type=UsageEventType.MEMBER, metadata__action="invited")
+        .exists()
+    )
 
 
-@pytest.mark.parametrize(("client_name", "status"), [("owner", 201), ("admin", 201), ("member", 403), ("api_key", 403)])
+@pytest.mark.parametrize(
+    ("client_name", "status"), [("owner", 201), ("admin", 201), ("member", 403), ("api_key", 403)]
+)
 def test_invite_roles(role_clients, client_name, status, django_capture_on_commit_callbacks):
-    assert _invite(role_clients[client_name], django_capture_on_commit_callbacks).status_code == status
+    assert (
+        _invite(role_clients[client_name], django_capture_on_commit_callbacks).status_code == status
+    )
 
 
-def test_only_owner_may_invite_owner(owner_client, admin_client, django_capture_on_commit_callbacks):
+def test_only_owner_may_invite_owner(
+    owner_client, admin_client, django_capture_on_commit_callbacks
+):
     refused = _invite(admin_client, django_capture_on_commit_callbacks, role="owner")
     assert refused.status_code == 403 and refused.json()["code"] == "PERMISSION_DENIED"
-    assert _invite(admin_client, django_capture_on_commit_callbacks, role="admin").status_code == 201
-    assert _invite(owner_client, django_capture_on_commit_callbacks, email="boss@example.com", role="owner").status_code == 201
+    assert (
+        _invite(admin_client, django_capture_on_commit_callbacks, role="admin").status_code == 201
+    )
+    assert (
+        _invite(
+            owner_client, django_capture_on_commit_callbacks, email="boss@example.com", role="owner"
+        ).status_code
+        == 201
+    )
 
 
-def test_invite_existing_member_is_409(owner_client, member_user, django_capture_on_commit_callbacks):
-    response = _invite(owner_client, django_capture_on_commit_callbacks, email=member_user.email.upper())
+def test_invite_existing_member_is_409(
+    owner_client, member_user, django_capture_on_commit_callbacks
+):
+    response = _invite(
+        owner_client, django_capture_on_commit_callbacks, email=member_user.email.upper()
+    )
     assert response.status_code == 409 and response.json()["code"] == "CONFLICT"
 
 
-def test_reinvite_replaces_pending_invitation(owner_client, org, django_capture_on_commit_callbacks):
+def test_reinvite_replaces_pending_invitation(
+    owner_client, org, django_capture_on_commit_callbacks
+):
     _invite(owner_client, django_capture_on_commit_callbacks)
     first = _token_from_mail()
     _invite(owner_client, django_capture_on_commit_callbacks)
@@ -102,7 +137,12 @@ def test_reinvite_replaces_pending_invitation(owner_client, org, django_capture_
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"email": "nope"}, "email"), ({"role": "member"}, "email"), ({"email": "a@example.com", "role": "god"}, "role"), ({"email": ["a@example.com"]}, "email")],
+    [
+        ({"email": "nope"}, "email"),
+        ({"role": "member"}, "email"),
+        ({"email": "a@example.com", "role": "god"}, "role"),
+        ({"email": ["a@example.com"]}, "email"),
+    ],
 )
 def test_invite_bad_input(owner_client, org, body, field):
     response = owner_client.post("/api/organizations/members", body, format="json")
@@ -111,10 +151,14 @@ def test_invite_bad_input(owner_client, org, body, field):
 
 
 # --- invitations list / revoke ------------------------------------------------------------
-def test_invitations_list_pending_only(owner_client, org, owner, django_capture_on_commit_callbacks):
+def test_invitations_list_pending_only(
+    owner_client, org, owner, django_capture_on_commit_callbacks
+):
     _invite(owner_client, django_capture_on_commit_callbacks, email="a@example.com")
     _invite(owner_client, django_capture_on_commit_callbacks, email="b@example.com")
-    Invitation.objects.for_org(org).filter(email="b@example.com").update(expires_at=timezone.now() - timedelta(seconds=1))
+    Invitation.objects.for_org(org).filter(email="b@example.com").update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     response = owner_client.get("/api/organizations/invitations")
     assert response.status_code == 200
     invitations = response.json()["invitations"]
@@ -123,10 +167,16 @@ def test_invitations_list_pending_only(owner_client, org, owner, django_capture_
     assert invitations[0]["invited_by"] == owner.email
 
 
-def test_revoke_invitation(owner_client, admin_client, member_client, org, django_capture_on_commit_callbacks):
-    invitation_id = _invite(owner_client, django_capture_on_commit_callbacks).json()["invitation"]["id"]
+def test_revoke_invitation(
+    owner_client, admin_client, member_client, org, django_capture_on_commit_callbacks
+):
+    invitation_id = _invite(owner_client, django_capture_on_commit_callbacks).json()["invitation"][
+        "id"
+    ]
     token = _token_from_mail()
-    assert member_client.delete(f"/api/organizations/invitations/{invitation_id}").status_code == 403
+    assert (
+        member_client.delete(f"/api/organizations/invitations/{invitation_id}").status_code == 403
+    )
     response = admin_client.delete(f"/api/organizations/invitations/{invitation_id}")
     assert response.status_code == 200
     assert owner_client.get("/api/organizations/invitations").json()["invitations"] == []
@@ -141,8 +191,12 @@ def test_revoke_unknown_invitation_is_404(owner_client, invitation_id):
 
 
 # --- accept ---------------------------------------------------------------------------------
-def test_accept_joins_with_role_and_makes_org_current(owner_client, org, django_capture_on_commit_callbacks):
-    _invite(owner_client, django_capture_on_commit_callbacks, email="Joiner@Example.com", role="admin")
+def test_accept_joins_with_role_and_makes_org_current(
+    owner_client, org, django_capture_on_commit_callbacks
+):
+    _invite(
+        owner_client, django_capture_on_commit_callbacks, email="Joiner@Example.com", role="admin"
+    )
     token = _token_from_mail()
     joiner = UserFactory(email="joiner@example.com")
     from organizations.services import organization_create
@@ -153,7 +207,9 @@ def test_accept_joins_with_role_and_makes_org_current(owner_client, org, django_
     response = client.post("/api/invitations/accept", {"token": token}, format="json")
 
     assert response.status_code == 200
-    assert response.json()["organization"]["id"] == str(org.id) and response.json()["role"] == "admin"
+    assert (
+        response.json()["organization"]["id"] == str(org.id) and response.json()["role"] == "admin"
+    )
     assert Membership.objects.get(organization=org, user=joiner).role == Role.ADMIN
     assert client.get("/api/organizations/current").json()["organization"]["id"] == str(org.id)
     used = client.post("/api/invitations/accept", {"token": token}, format="json")
@@ -163,7 +219,9 @@ def test_accept_joins_with_role_and_makes_org_current(owner_client, org, django_
 def test_accept_with_other_email_is_403(owner_client, django_capture_on_commit_callbacks):
     _invite(owner_client, django_capture_on_commit_callbacks)
     token = _token_from_mail()
-    response = client_for(UserFactory(email="someone-else@example.com")).post("/api/invitations/accept", {"token": token}, format="json")
+    response = client_for(UserFactory(email="someone-else@example.com")).post(
+        "/api/invitations/accept", {"token": token}, format="json"
+    )
     assert response.status_code == 403
 
 
@@ -171,8 +229,14 @@ def test_accept_expired_is_400(owner_client, org, django_capture_on_commit_callb
     _invite(owner_client, django_capture_on_commit_callbacks)
     token = _token_from_mail()
     Invitation.objects.for_org(org).update(expires_at=timezone.now() - timedelta(seconds=1))
-    response = client_for(UserFactory(email="newmember@example.com")).post("/api/invitations/accept", {"token": token}, format="json")
-    assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR" and "token" in response.json()["details"]
+    response = client_for(UserFactory(email="newmember@example.com")).post(
+        "/api/invitations/accept", {"token": token}, format="json"
+    )
+    assert (
+        response.status_code == 400
+        and response.json()["code"] == "VALIDATION_ERROR"
+        and "token" in response.json()["details"]
+    )
 
 
 def test_accept_when_already_member_is_409(owner_client, org, member_user):
@@ -180,9 +244,17 @@ def test_accept_when_already_member_is_409(owner_client, org, member_user):
 
     # Invited before they joined another way.
     Membership.objects.filter(user=member_user).delete()
-    _, token = invitation_create(organization=org, actor=None, actor_role=Role.OWNER, email=member_user.email, role=Role.MEMBER)
+    _, token = invitation_create(
+        organization=org,
+        actor=None,
+        actor_role=Role.OWNER,
+        email=member_user.email,
+        role=Role.MEMBER,
+    )
     MembershipFactory(organization=org, user=member_user)
-    response = client_for(member_user).post("/api/invitations/accept", {"token": token}, format="json")
+    response = client_for(member_user).post(
+        "/api/invitations/accept", {"token": token}, format="json"
+    )
     assert response.status_code == 409
 
 
@@ -193,11 +265,19 @@ def test_accept_bad_token(owner_client, body):
 
 
 def test_accept_needs_a_user(anon_client, api_key_client, db):
-    assert anon_client.post("/api/invitations/accept", {"token": "x"}, format="json").status_code == 401
-    assert api_key_client.post("/api/invitations/accept", {"token": "x"}, format="json").status_code == 403
+    assert (
+        anon_client.post("/api/invitations/accept", {"token": "x"}, format="json").status_code
+        == 401
+    )
+    assert (
+        api_key_client.post("/api/invitations/accept", {"token": "x"}, format="json").status_code
+        == 403
+    )
 
 
-def test_invitation_page_accept_by_signed_in_user(client, owner_client, org, django_capture_on_commit_callbacks):
+def test_invitation_page_accept_by_signed_in_user(
+    client, owner_client, org, django_capture_on_commit_callbacks
+):
     _invite(owner_client, django_capture_on_commit_callbacks)
     token = _token_from_mail()
     page = client.get(f"/invitations/{token}/")
@@ -212,20 +292,30 @@ def test_invitation_page_accept_by_signed_in_user(client, owner_client, org, dja
     assert client.get("/invitations/garbage/").status_code == 404
 
 
-def test_invitation_page_other_email_cannot_accept(client, owner_client, org, django_capture_on_commit_callbacks):
+def test_invitation_page_other_email_cannot_accept(
+    client, owner_client, org, django_capture_on_commit_callbacks
+):
     _invite(owner_client, django_capture_on_commit_callbacks)
     token = _token_from_mail()
     client.force_login(UserFactory(email="intruder@example.com"))
     assert client.post(f"/invitations/{token}/").status_code == 403
-    assert not Membership.objects.filter(organization=org, user__email="intruder@example.com").exists()
+    assert not Membership.objects.filter(
+        organization=org, user__email="intruder@example.com"
+    ).exists()
 
 
 # --- remove / change role -------------------------------------------------------------------
 def test_remove_member_seed_shape(admin_client, org, member_user):
     response = admin_client.delete(f"/api/organizations/members/{member_user.id}")
-    assert response.status_code == 200 and response.json() == {"message": "Member removed successfully"}
+    assert response.status_code == 200 and response.json() == {
+        "message": "Member removed successfully"
+    }
     assert not Membership.objects.filter(organization=org, user=member_user).exists()
-    assert UsageEvent.objects.for_org(org).filter(type=UsageEventType.MEMBER, metadata__action="removed").exists()
+    assert (
+        UsageEvent.objects.for_org(org)
+        .filter(type=UsageEventType.MEMBER, metadata__action="removed")
+        .exists()
+    )
 
 
 @pytest.mark.parametrize(
@@ -248,7 +338,9 @@ def test_remove_matrix(org, owner, admin_user, member_user, api_key, actor, targ
     client = client_for(api_key=api_key.raw) if actor == "api_key" else client_for(users[actor])
     response = client.delete(f"/api/organizations/members/{users[target].id}")
     assert response.status_code == status
-    assert Membership.objects.filter(organization=org, user=users[target]).exists() == (status != 200)
+    assert Membership.objects.filter(organization=org, user=users[target]).exists() == (
+        status != 200
+    )
 
 
 def test_member_may_leave(member_client, org, member_user):
@@ -259,7 +351,9 @@ def test_member_may_leave(member_client, org, member_user):
 def test_last_owner_can_never_be_removed_or_demoted(owner_client, owner, org):
     response = owner_client.delete(f"/api/organizations/members/{owner.id}")
     assert response.status_code == 403 and response.json()["code"] == "PERMISSION_DENIED"
-    demote = owner_client.patch(f"/api/organizations/members/{owner.id}", {"role": "admin"}, format="json")
+    demote = owner_client.patch(
+        f"/api/organizations/members/{owner.id}", {"role": "admin"}, format="json"
+    )
     assert demote.status_code == 403
     assert Membership.objects.get(organization=org, user=owner).role == Role.OWNER
 
@@ -298,7 +392,9 @@ def test_role_change_matrix(org, owner, admin_user, member_user, actor, target, 
     users["owner2"] = MembershipFactory(organization=org, role=Role.OWNER).user
     users["member2"] = MembershipFactory(organization=org, role=Role.MEMBER).user
     before = Membership.objects.get(organization=org, user=users[target]).role
-    response = client_for(users[actor]).patch(f"/api/organizations/members/{users[target].id}", {"role": new_role}, format="json")
+    response = client_for(users[actor]).patch(
+        f"/api/organizations/members/{users[target].id}", {"role": new_role}, format="json"
+    )
     assert response.status_code == status
     after = Membership.objects.get(organization=org, user=users[target]).role
     assert after == (new_role if status == 200 else before)
@@ -308,5 +404,7 @@ def test_role_change_matrix(org, owner, admin_user, member_user, actor, target, 
 
 
 def test_role_change_bad_input(owner_client, member_user):
-    response = owner_client.patch(f"/api/organizations/members/{member_user.id}", {"role": "king"}, format="json")
+    response = owner_client.patch(
+        f"/api/organizations/members/{member_user.id}", {"role": "king"}, format="json"
+    )
     assert response.status_code == 400 and "role" in response.json()["details"]

@@ -21,7 +21,11 @@ def test_organization_requests_are_counted_without_a_write_per_request(owner_cli
     with CaptureQueriesContext(connection) as queries:
         for _ in range(5):
             owner_client.get("/api/credits/balance")
-    writes = [q["sql"] for q in queries.captured_queries if q["sql"].split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].split()[0].upper() in ("INSERT", "UPDATE", "DELETE")
+    ]
     assert not [w for w in writes if "usage_" in w]
     assert _calls(org) == 6
 
@@ -31,7 +35,9 @@ def test_only_organization_routes_count(owner_client, anon_client, api_key_clien
     anon_client.get("/api/health")
     owner_client.get("/api/no-such-route")
     api_key_client.get("/api/usage/metrics")  # API keys are the organization's callers too
-    owner_client.post("/api/credits/topup", {}, format="json")  # refused input still reached the org
+    owner_client.post(
+        "/api/credits/topup", {}, format="json"
+    )  # refused input still reached the org
     assert _calls(org) == 2
 
 
@@ -68,7 +74,9 @@ def test_interleaved_flushes_never_lose_or_double_count(org):
         api_call_count(organization_id=org.pk)  # arrives between a read and its subtraction
         usage_rollup_flush()  # the other flusher: moves 6
         # the first flusher resumes with what it read
-        ApiCallDaily.objects.for_org(org).filter(day=day).update(count=ApiCallDaily.objects.for_org(org).get(day=day).count + seen)
+        ApiCallDaily.objects.for_org(org).filter(day=day).update(
+            count=ApiCallDaily.objects.for_org(org).get(day=day).count + seen
+        )
         cache.decr(key, seen)
         assert _calls(org) == 6
         api_call_count(organization_id=org.pk)
@@ -84,7 +92,10 @@ def test_yesterdays_counters_count_in_the_window(org):
         assert usage_metrics(organization=org, days=1)["apiCalls"] == 1
         assert usage_metrics(organization=org, days=2)["apiCalls"] == 2
         usage_rollup_flush()
-        assert sorted(ApiCallDaily.objects.for_org(org).values_list("day", "count")) == [(date(2026, 5, 1), 1), (date(2026, 5, 2), 1)]
+        assert sorted(ApiCallDaily.objects.for_org(org).values_list("day", "count")) == [
+            (date(2026, 5, 1), 1),
+            (date(2026, 5, 2), 1),
+        ]
 
 
 def test_counting_failure_never_breaks_the_response(owner_client, org, monkeypatch):

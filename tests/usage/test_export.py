@@ -18,7 +18,12 @@ pytestmark = pytest.mark.usefixtures("local_storage")
 
 
 def _record(org, at, **kwargs):
-    defaults = {"type": UsageEventType.INVOCATION, "description": "Agent 'Bot' invoked", "value": 2, "credits": 3}
+    defaults = {
+        "type": UsageEventType.INVOCATION,
+        "description": "Agent 'Bot' invoked",
+        "value": 2,
+        "credits": 3,
+    }
     return usage_event_record(organization=org, occurred_at=at, **{**defaults, **kwargs})
 
 
@@ -39,8 +44,15 @@ def test_csv_export_one_row_per_event_in_the_inclusive_range(admin_user, org, ot
     settings.PIXELL_PUBLIC_URL = "https://cloud.example.com"
     inside = [
         _record(org, datetime(2026, 1, 1, 0, 0, tzinfo=UTC)),
-        _record(org, datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC), type=UsageEventType.PACKAGE_UPLOAD, value=None, credits=0,
-                description="Uploaded version 1.0.0 of 'X'", metadata={"version": "1.0.0"}),
+        _record(
+            org,
+            datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC),
+            type=UsageEventType.PACKAGE_UPLOAD,
+            value=None,
+            credits=0,
+            description="Uploaded version 1.0.0 of 'X'",
+            metadata={"version": "1.0.0"},
+        ),
     ]
     _record(org, datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC))
     _record(org, datetime(2026, 2, 1, 0, 0, tzinfo=UTC))
@@ -68,7 +80,9 @@ def test_csv_export_one_row_per_event_in_the_inclusive_range(admin_user, org, ot
     }
     assert (second["value"], second["metadata"]) == ("", '{"version":"1.0.0"}')
     export = UsageExport.objects.for_org(org).get()
-    assert export.storage_key.startswith(f"exports/{org.pk}/") and export.storage_key.endswith(".csv")
+    assert export.storage_key.startswith(f"exports/{org.pk}/") and export.storage_key.endswith(
+        ".csv"
+    )
     assert export.rows == 2
 
 
@@ -95,16 +109,31 @@ def test_json_export(owner, org):
 
 def test_empty_range_exports_a_valid_empty_file(owner, org):
     with freeze_time("2026-02-01"):
-        assert json.loads(_download(_export(owner, format="json").json()["downloadUrl"])) == {"events": []}
+        assert json.loads(_download(_export(owner, format="json").json()["downloadUrl"])) == {
+            "events": []
+        }
         assert _download(_export(owner).json()["downloadUrl"]).decode().strip() == ",".join(
-            ["id", "occurred_at", "type", "description", "value", "credits", "agent_app_id", "metadata"]
+            [
+                "id",
+                "occurred_at",
+                "type",
+                "description",
+                "value",
+                "credits",
+                "agent_app_id",
+                "metadata",
+            ]
         )
 
 
 def test_csv_cells_cannot_become_spreadsheet_formulas(owner, org):
-    _record(org, datetime(2026, 1, 10, tzinfo=UTC), description="=HYPERLINK(\"http://evil\")", value=-1)
+    _record(
+        org, datetime(2026, 1, 10, tzinfo=UTC), description='=HYPERLINK("http://evil")', value=-1
+    )
     with freeze_time("2026-02-01"):
-        (row,) = csv.DictReader(io.StringIO(_download(_export(owner).json()["downloadUrl"]).decode()))
+        (row,) = csv.DictReader(
+            io.StringIO(_download(_export(owner).json()["downloadUrl"]).decode())
+        )
     assert row["description"].startswith("'=") and row["value"] == "-1"
 
 
@@ -125,7 +154,7 @@ def test_forged_or_tampered_link_is_404(owner, org):
         assert Client().get(f"/usage/exports/{export.pk}/").status_code == 404
 
 
-def test_purge_removes_expired_files_once(owner, org, local_storage):  # noqa: F811
+def test_purge_removes_expired_files_once(owner, org, local_storage):
     with freeze_time("2026-02-01"):
         _export(owner)
     export = UsageExport.objects.for_org(org).get()
@@ -155,7 +184,9 @@ def test_export_validation_names_the_field(owner_client, body, field):
 
 def test_export_of_366_days_is_allowed(owner, org):
     with freeze_time("2026-02-01"):
-        assert _export(owner, startDate="2024-01-01", endDate="2024-12-31").status_code == 200  # leap year
+        assert (
+            _export(owner, startDate="2024-01-01", endDate="2024-12-31").status_code == 200
+        )  # leap year
 
 
 def test_export_needs_admin(member_client, api_key_client, admin_client, owner_client):
@@ -183,7 +214,7 @@ def test_export_never_holds_every_row_in_memory(owner, org, monkeypatch):
     assert chunk_sizes == [2000]
 
 
-def test_s3_export_gets_a_presigned_url_valid_24_hours(owner_client, org, s3_storage):  # noqa: F811
+def test_s3_export_gets_a_presigned_url_valid_24_hours(owner_client, org, s3_storage):
     _record(org, datetime(2026, 1, 5, tzinfo=UTC))
     response = _export(owner_client)
     url = response.json()["downloadUrl"]

@@ -30,7 +30,13 @@ def runtime():
 
 
 def _report(app, **overrides):
-    body = {"id": "inv-1", "agent_app_id": str(app.pk), "count": 3, "credits": 10, "timestamp": "2026-03-04T05:06:07Z"}
+    body = {
+        "id": "inv-1",
+        "agent_app_id": str(app.pk),
+        "count": 3,
+        "credits": 10,
+        "timestamp": "2026-03-04T05:06:07Z",
+    }
     body.update(overrides)
     return body
 
@@ -51,19 +57,33 @@ def test_report_charges_usage_and_records_an_invocation(runtime, org, app):
         "timestamp": "2026-03-04T05:06:07Z",
     }
     row = CreditTransaction.objects.for_org(org).get(type="usage")
-    assert (row.amount, row.description, row.reference) == (-10, "Agent invocation", "invocation:inv-1")
+    assert (row.amount, row.description, row.reference) == (
+        -10,
+        "Agent invocation",
+        "invocation:inv-1",
+    )
     event = UsageEvent.objects.for_org(org).get(type="invocation")
     assert (event.value, event.credits, event.agent_app_id, event.occurred_at.isoformat()) == (
-        3, 10, app.pk, "2026-03-04T05:06:07+00:00"
+        3,
+        10,
+        app.pk,
+        "2026-03-04T05:06:07+00:00",
     )
     assert event.description == "Agent 'Support Bot' invoked 3 times"
     rollup = UsageDaily.objects.for_org(org).get(type="invocation")
-    assert (str(rollup.day), rollup.events, rollup.value, rollup.credits) == ("2026-03-04", 1, 3, 10)
+    assert (str(rollup.day), rollup.events, rollup.value, rollup.credits) == (
+        "2026-03-04",
+        1,
+        3,
+        10,
+    )
 
 
 def test_repeated_report_returns_the_first_answer_and_charges_once(runtime, org, app):
     first = runtime.post("/api/runtime/invocations", _report(app), format="json").json()
-    again = runtime.post("/api/runtime/invocations", _report(app, credits=50, count=9), format="json")
+    again = runtime.post(
+        "/api/runtime/invocations", _report(app, credits=50, count=9), format="json"
+    )
     assert again.status_code == 200 and again.json() == first
     assert _balance(org) == 90
     assert UsageEvent.objects.for_org(org).filter(type="invocation").count() == 1
@@ -71,31 +91,51 @@ def test_repeated_report_returns_the_first_answer_and_charges_once(runtime, org,
 
 
 def test_free_invocations_are_recorded_without_a_ledger_row(runtime, org, app):
-    body = runtime.post("/api/runtime/invocations", _report(app, credits=0, count=1), format="json").json()
+    body = runtime.post(
+        "/api/runtime/invocations", _report(app, credits=0, count=1), format="json"
+    ).json()
     assert body["balance_after"] == 100 and body["credits"] == 0
     assert not CreditTransaction.objects.for_org(org).filter(type="usage").exists()
-    assert runtime.post("/api/runtime/invocations", _report(app, credits=0, count=1), format="json").json() == body
-    assert UsageEvent.objects.for_org(org).get(type="invocation").description == "Agent 'Support Bot' invoked"
+    assert (
+        runtime.post(
+            "/api/runtime/invocations", _report(app, credits=0, count=1), format="json"
+        ).json()
+        == body
+    )
+    assert (
+        UsageEvent.objects.for_org(org).get(type="invocation").description
+        == "Agent 'Support Bot' invoked"
+    )
 
 
 def test_report_beyond_the_balance_is_402_and_records_nothing(runtime, org, app):
     response = runtime.post("/api/runtime/invocations", _report(app, credits=101), format="json")
     assert response.status_code == 402
     body = response.json()
-    assert body["code"] == "INSUFFICIENT_CREDITS" and body["required"] == 101 and body["available"] == 100
+    assert (
+        body["code"] == "INSUFFICIENT_CREDITS"
+        and body["required"] == 101
+        and body["available"] == 100
+    )
     assert _balance(org) == 100
     assert not UsageEvent.objects.for_org(org).exists()
 
 
 @pytest.mark.parametrize("app_id", ["00000000-0000-0000-0000-000000000000", "not-a-uuid"])
 def test_unknown_app_is_404(runtime, org, app_id):
-    response = runtime.post("/api/runtime/invocations", {**_report(AgentApp(pk=None)), "agent_app_id": app_id}, format="json")
+    response = runtime.post(
+        "/api/runtime/invocations",
+        {**_report(AgentApp(pk=None)), "agent_app_id": app_id},
+        format="json",
+    )
     assert response.status_code == 404 and response.json()["code"] == "NOT_FOUND"
 
 
 def test_app_of_any_organization_is_charged_to_its_own(runtime, org, other_org):
     theirs = AgentApp.all_orgs.create(organization=other_org, name="Their Bot")
-    assert runtime.post("/api/runtime/invocations", _report(theirs), format="json").status_code == 200
+    assert (
+        runtime.post("/api/runtime/invocations", _report(theirs), format="json").status_code == 200
+    )
     assert (_balance(org), _balance(other_org)) == (100, 90)
 
 
@@ -122,7 +162,9 @@ def test_unset_secret_refuses_everyone(runtime, org, app, settings):
 
 def test_user_credentials_are_not_the_runtime(owner_client, api_key_client, app):
     for client in (owner_client, api_key_client):
-        assert client.post("/api/runtime/invocations", _report(app), format="json").status_code == 401
+        assert (
+            client.post("/api/runtime/invocations", _report(app), format="json").status_code == 401
+        )
 
 
 @pytest.mark.parametrize(
@@ -146,7 +188,9 @@ def test_invalid_reports_are_400_naming_the_field(runtime, org, app, overrides, 
 def test_runtime_route_is_not_rate_limited(runtime, org, app, settings):
     settings.PIXELL_RATE_LIMIT_ANONYMOUS = "1/h"
     for i in range(3):
-        response = runtime.post("/api/runtime/invocations", _report(app, id=f"inv-{i}", credits=1), format="json")
+        response = runtime.post(
+            "/api/runtime/invocations", _report(app, id=f"inv-{i}", credits=1), format="json"
+        )
         assert response.status_code == 200 and "X-RateLimit-Limit" not in response
 
 
@@ -181,7 +225,9 @@ def test_concurrent_repeats_of_one_report_charge_once(org):
 
 def test_an_absurdly_large_count_is_a_validation_error_not_a_500(runtime, org, app):
     # 10**19 does not fit the BIGINT columns (and a sum of two large ones would overflow the rollup).
-    response = runtime.post("/api/runtime/invocations", _report(app, count=10**19, credits=0), format="json")
+    response = runtime.post(
+        "/api/runtime/invocations", _report(app, count=10**19, credits=0), format="json"
+    )
     assert response.status_code == 400 and "count" in response.json()["details"]
     assert not UsageEvent.objects.for_org(org).exists()
     assert _balance(org) == 100

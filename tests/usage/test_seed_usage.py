@@ -10,13 +10,21 @@ def test_seed_usage_inserts_events_and_matching_rollups(org, capsys):
     events = UsageEvent.objects.for_org(org)
     assert events.count() == 400
     assert dict(events.values_list("type").annotate(n=Count("id"))) == {
-        "invocation": 280, "package_upload": 40, "deployment": 40, "member": 20, "api_key": 20
+        "invocation": 280,
+        "package_upload": 40,
+        "deployment": 40,
+        "member": 20,
+        "api_key": 20,
     }
     assert UsageDaily.objects.for_org(org).aggregate(e=Sum("events"), c=Sum("credits")) == {
-        "e": 400, "c": events.aggregate(c=Sum("credits"))["c"]
+        "e": 400,
+        "c": events.aggregate(c=Sum("credits"))["c"],
     }
     chart = usage_chart(organization=org, days=11)
-    assert sum(p["invocations"] for p in chart) == events.filter(type="invocation").aggregate(v=Sum("value"))["v"]
+    assert (
+        sum(p["invocations"] for p in chart)
+        == events.filter(type="invocation").aggregate(v=Sum("value"))["v"]
+    )
     assert "Seeded 400 usage events" in capsys.readouterr().out
 
 

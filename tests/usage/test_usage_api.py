@@ -13,7 +13,14 @@ NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 
 
 def _record(org, type, at, value=None, credits=0, description="something"):
-    return usage_event_record(organization=org, type=type, description=description, value=value, credits=credits, occurred_at=at)
+    return usage_event_record(
+        organization=org,
+        type=type,
+        description=description,
+        value=value,
+        credits=credits,
+        occurred_at=at,
+    )
 
 
 @pytest.fixture
@@ -24,7 +31,15 @@ def frozen(owner):
 
 @pytest.mark.parametrize(
     "current, previous, expected",
-    [(0, 0, 0.0), (5, 0, 100.0), (0, 5, -100.0), (15, 10, 50.0), (10, 15, -33.3), (1, 3, -66.7), (1125, 1000, 12.5)],
+    [
+        (0, 0, 0.0),
+        (5, 0, 100.0),
+        (0, 5, -100.0),
+        (15, 10, 50.0),
+        (10, 15, -33.3),
+        (1, 3, -66.7),
+        (1125, 1000, 12.5),
+    ],
 )
 def test_percent_change(current, previous, expected):
     assert percent_change(current, previous) == expected
@@ -50,9 +65,23 @@ def test_metrics_compare_the_last_days_with_the_days_before(frozen, org, other_o
     today = NOW
     # Current 7-day window: Mar 9..Mar 15 (today included); previous: Mar 2..Mar 8.
     _record(org, UsageEventType.INVOCATION, today, value=30, credits=12)
-    _record(org, UsageEventType.INVOCATION, datetime(2026, 3, 9, 0, 0, tzinfo=UTC), value=15, credits=3)
-    _record(org, UsageEventType.INVOCATION, datetime(2026, 3, 8, 23, 59, tzinfo=UTC), value=30, credits=10)
-    _record(org, UsageEventType.INVOCATION, datetime(2026, 3, 1, 23, 59, tzinfo=UTC), value=999, credits=999)  # outside both
+    _record(
+        org, UsageEventType.INVOCATION, datetime(2026, 3, 9, 0, 0, tzinfo=UTC), value=15, credits=3
+    )
+    _record(
+        org,
+        UsageEventType.INVOCATION,
+        datetime(2026, 3, 8, 23, 59, tzinfo=UTC),
+        value=30,
+        credits=10,
+    )
+    _record(
+        org,
+        UsageEventType.INVOCATION,
+        datetime(2026, 3, 1, 23, 59, tzinfo=UTC),
+        value=999,
+        credits=999,
+    )  # outside both
     _record(org, UsageEventType.PACKAGE_UPLOAD, today)
     _record(org, UsageEventType.PACKAGE_UPLOAD, today)
     _record(org, UsageEventType.DEPLOYMENT, today, credits=5)
@@ -103,9 +132,17 @@ def test_foreign_organization_header_is_404(owner, other_org):
         assert client.get(path).status_code == 404
 
 
-def test_metrics_and_chart_read_rollups_in_constant_queries(frozen, org, django_assert_max_num_queries):
+def test_metrics_and_chart_read_rollups_in_constant_queries(
+    frozen, org, django_assert_max_num_queries
+):
     for i in range(50):
-        _record(org, UsageEventType.INVOCATION, NOW - timedelta(days=i % 40, hours=i % 5), value=1, credits=1)
+        _record(
+            org,
+            UsageEventType.INVOCATION,
+            NOW - timedelta(days=i % 40, hours=i % 5),
+            value=1,
+            credits=1,
+        )
     with django_assert_max_num_queries(8):
         frozen.get("/api/usage/metrics?days=30")
     with django_assert_max_num_queries(8):
@@ -116,10 +153,24 @@ def test_metrics_and_chart_read_rollups_in_constant_queries(frozen, org, django_
 
 
 def test_chart_one_entry_per_utc_day_oldest_first_zeros_included(frozen, org):
-    _record(org, UsageEventType.INVOCATION, datetime(2026, 3, 13, 23, 59, 59, tzinfo=UTC), value=2, credits=4)
-    _record(org, UsageEventType.INVOCATION, datetime(2026, 3, 14, 0, 0, 0, tzinfo=UTC), value=3, credits=6)
+    _record(
+        org,
+        UsageEventType.INVOCATION,
+        datetime(2026, 3, 13, 23, 59, 59, tzinfo=UTC),
+        value=2,
+        credits=4,
+    )
+    _record(
+        org,
+        UsageEventType.INVOCATION,
+        datetime(2026, 3, 14, 0, 0, 0, tzinfo=UTC),
+        value=3,
+        credits=6,
+    )
     _record(org, UsageEventType.DEPLOYMENT, datetime(2026, 3, 14, 8, 0, tzinfo=UTC), credits=1)
-    _record(org, UsageEventType.INVOCATION, datetime(2026, 3, 15, 11, 0, tzinfo=UTC), value=1, credits=1)
+    _record(
+        org, UsageEventType.INVOCATION, datetime(2026, 3, 15, 11, 0, tzinfo=UTC), value=1, credits=1
+    )
     body = frozen.get("/api/usage/chart?days=4").json()
     assert body == {
         "data": [
@@ -133,7 +184,11 @@ def test_chart_one_entry_per_utc_day_oldest_first_zeros_included(frozen, org):
 
 def test_chart_defaults_to_30_days_and_spans_a_year(frozen, org):
     data = frozen.get("/api/usage/chart").json()["data"]
-    assert len(data) == 30 and data[-1]["iso_date"] == "2026-03-15" and data[0]["iso_date"] == "2026-02-14"
+    assert (
+        len(data) == 30
+        and data[-1]["iso_date"] == "2026-03-15"
+        and data[0]["iso_date"] == "2026-02-14"
+    )
     year = frozen.get("/api/usage/chart?days=365").json()["data"]
     assert len(year) == 365 and year[0]["date"] == "Mar 16"
 
@@ -151,9 +206,16 @@ def test_rollups_equal_a_rebuild_from_events(org):
     types = [UsageEventType.INVOCATION, UsageEventType.DEPLOYMENT, UsageEventType.PACKAGE_UPLOAD]
     for i, at in enumerate(moments):
         _record(org, types[i % 3], at, value=i if i % 3 == 0 else None, credits=i % 4)
-    incremental = sorted(UsageDaily.objects.for_org(org).values_list("day", "type", "events", "value", "credits"))
+    incremental = sorted(
+        UsageDaily.objects.for_org(org).values_list("day", "type", "events", "value", "credits")
+    )
     assert usage_rollup_rebuild(organization=org) == len(incremental)
-    assert sorted(UsageDaily.objects.for_org(org).values_list("day", "type", "events", "value", "credits")) == incremental
+    assert (
+        sorted(
+            UsageDaily.objects.for_org(org).values_list("day", "type", "events", "value", "credits")
+        )
+        == incremental
+    )
     totals = UsageEvent.objects.for_org(org).aggregate(c=Sum("credits"))
     assert UsageDaily.objects.for_org(org).aggregate(c=Sum("credits")) == totals
 
@@ -163,21 +225,44 @@ def test_rebuild_of_a_range_leaves_other_days(org):
     _record(org, UsageEventType.INVOCATION, datetime(2026, 1, 5, tzinfo=UTC), value=2)
     UsageDaily.objects.for_org(org).update(value=100)
     usage_rollup_rebuild(organization=org, start=date(2026, 1, 4), end=date(2026, 1, 6))
-    assert dict(UsageDaily.objects.for_org(org).values_list("day", "value")) == {date(2026, 1, 1): 100, date(2026, 1, 5): 2}
+    assert dict(UsageDaily.objects.for_org(org).values_list("day", "value")) == {
+        date(2026, 1, 1): 100,
+        date(2026, 1, 5): 2,
+    }
 
 
 # --- activity --------------------------------------------------------------------------------
 
 
 def test_activity_newest_first_in_seed_shape(owner_client, org):
-    _record(org, UsageEventType.PACKAGE_UPLOAD, NOW - timedelta(minutes=30), description="Uploaded version 1.0.1 of 'Data Analyzer'")
-    _record(org, UsageEventType.INVOCATION, NOW, value=10, description="Agent 'Customer Support Bot' invoked")
+    _record(
+        org,
+        UsageEventType.PACKAGE_UPLOAD,
+        NOW - timedelta(minutes=30),
+        description="Uploaded version 1.0.1 of 'Data Analyzer'",
+    )
+    _record(
+        org,
+        UsageEventType.INVOCATION,
+        NOW,
+        value=10,
+        description="Agent 'Customer Support Bot' invoked",
+    )
     body = owner_client.get("/api/usage/activity").json()
     assert set(body) == {"events", "next_cursor"} and body["next_cursor"] is None
     invocation, upload = body["events"]
     assert set(invocation) == {"id", "type", "description", "value", "timestamp"}
-    assert (invocation["type"], invocation["value"], invocation["timestamp"]) == ("invocation", 10, "2026-03-15T12:00:00Z")
-    assert set(upload) == {"id", "type", "description", "timestamp"}  # no value where none is meaningful
+    assert (invocation["type"], invocation["value"], invocation["timestamp"]) == (
+        "invocation",
+        10,
+        "2026-03-15T12:00:00Z",
+    )
+    assert set(upload) == {
+        "id",
+        "type",
+        "description",
+        "timestamp",
+    }  # no value where none is meaningful
 
 
 def test_activity_limit_and_cursor(owner_client, org):

@@ -14,13 +14,13 @@ MAX_INVOCATIONS_PER_REPORT = 1_000_000_000
 
 class MetricsOutputSerializer(serializers.Serializer):
     invocations = serializers.IntegerField()
-    invocationsChange = serializers.FloatField()  # noqa: N815 - the seed's keys
-    packagesUploaded = serializers.IntegerField()  # noqa: N815
-    packagesChange = serializers.FloatField()  # noqa: N815
-    apiCalls = serializers.IntegerField()  # noqa: N815
-    apiCallsChange = serializers.FloatField()  # noqa: N815
-    creditsUsed = serializers.IntegerField()  # noqa: N815
-    creditsChange = serializers.FloatField()  # noqa: N815
+    invocationsChange = serializers.FloatField()
+    packagesUploaded = serializers.IntegerField()
+    packagesChange = serializers.FloatField()
+    apiCalls = serializers.IntegerField()
+    apiCallsChange = serializers.FloatField()
+    creditsUsed = serializers.IntegerField()
+    creditsChange = serializers.FloatField()
 
 
 class ChartPointSerializer(serializers.Serializer):
@@ -38,7 +38,9 @@ class ActivityEventSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     type = serializers.CharField()
     description = serializers.CharField()
-    value = serializers.IntegerField(required=False, help_text="Only where meaningful (e.g. invocations: how many)")
+    value = serializers.IntegerField(
+        required=False, help_text="Only where meaningful (e.g. invocations: how many)"
+    )
     timestamp = serializers.DateTimeField(source="occurred_at")
 
     def to_representation(self, instance):
@@ -55,21 +57,23 @@ class ActivityOutputSerializer(serializers.Serializer):
 
 class ExportInputSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=ExportFormat.values)
-    startDate = serializers.DateField()  # noqa: N815 - the seed's keys
-    endDate = serializers.DateField()  # noqa: N815
+    startDate = serializers.DateField()
+    endDate = serializers.DateField()
 
     def validate(self, attrs):
         start, end = attrs["startDate"], attrs["endDate"]
         if end < start:
             raise serializers.ValidationError({"endDate": ["Must not be before startDate."]})
         if (end - start).days + 1 > MAX_EXPORT_DAYS:
-            raise serializers.ValidationError({"endDate": [f"An export covers at most {MAX_EXPORT_DAYS} days."]})
+            raise serializers.ValidationError(
+                {"endDate": [f"An export covers at most {MAX_EXPORT_DAYS} days."]}
+            )
         return attrs
 
 
 class ExportOutputSerializer(serializers.Serializer):
-    downloadUrl = serializers.URLField()  # noqa: N815
-    expiresAt = serializers.DateTimeField()  # noqa: N815
+    downloadUrl = serializers.URLField()
+    expiresAt = serializers.DateTimeField()
 
 
 class InvocationReportInputSerializer(serializers.Serializer):

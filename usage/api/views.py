@@ -27,31 +27,56 @@ def _days_param(request, *, default: int = 30) -> int:
     try:
         days = int(raw)
     except ValueError as exc:
-        raise ValidationError("days must be an integer", details={"days": ["A valid integer is required."]}) from exc
+        raise ValidationError(
+            "days must be an integer", details={"days": ["A valid integer is required."]}
+        ) from exc
     if not 1 <= days <= MAX_DAYS:
-        raise ValidationError(f"days must be between 1 and {MAX_DAYS}", details={"days": [f"Must be between 1 and {MAX_DAYS}."]})
+        raise ValidationError(
+            f"days must be between 1 and {MAX_DAYS}",
+            details={"days": [f"Must be between 1 and {MAX_DAYS}."]},
+        )
     return days
 
 
-_DAYS = OpenApiParameter("days", {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}, description=f"UTC days, today included: 1–{MAX_DAYS}, default 30")
+_DAYS = OpenApiParameter(
+    "days",
+    {"type": "integer", "minimum": 1, "maximum": MAX_DAYS},
+    description=f"UTC days, today included: 1–{MAX_DAYS}, default 30",
+)
 
 
 class UsageMetricsView(OrgScopedAPIView):
-    @extend_schema(parameters=[_DAYS], responses={200: s.MetricsOutputSerializer, **errors(400, 401, 404)})
+    @extend_schema(
+        parameters=[_DAYS], responses={200: s.MetricsOutputSerializer, **errors(400, 401, 404)}
+    )
     def get(self, request):
-        return Response(selectors.usage_metrics(organization=self.organization, days=_days_param(request)))
+        return Response(
+            selectors.usage_metrics(organization=self.organization, days=_days_param(request))
+        )
 
 
 class UsageChartView(OrgScopedAPIView):
-    @extend_schema(parameters=[_DAYS], responses={200: s.ChartOutputSerializer, **errors(400, 401, 404)})
+    @extend_schema(
+        parameters=[_DAYS], responses={200: s.ChartOutputSerializer, **errors(400, 401, 404)}
+    )
     def get(self, request):
-        return Response({"data": selectors.usage_chart(organization=self.organization, days=_days_param(request))})
+        return Response(
+            {
+                "data": selectors.usage_chart(
+                    organization=self.organization, days=_days_param(request)
+                )
+            }
+        )
 
 
 class UsageActivityView(OrgScopedAPIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1–100, default 20"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 100},
+                description="1–100, default 20",
+            ),
             OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
         ],
         responses={200: s.ActivityOutputSerializer, **errors(400, 401, 404)},
@@ -63,13 +88,18 @@ class UsageActivityView(OrgScopedAPIView):
             limit=parse_limit(request.query_params.get("limit"), default=20),
             time_field="occurred_at",
         )
-        return Response(s.ActivityOutputSerializer({"events": rows, "next_cursor": next_cursor}).data)
+        return Response(
+            s.ActivityOutputSerializer({"events": rows, "next_cursor": next_cursor}).data
+        )
 
 
 class UsageExportView(OrgScopedAPIView):
     required_roles = {"POST": Role.ADMIN}
 
-    @extend_schema(request=s.ExportInputSerializer, responses={200: s.ExportOutputSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        request=s.ExportInputSerializer,
+        responses={200: s.ExportOutputSerializer, **errors(400, 401, 403, 404)},
+    )
     def post(self, request):
         serializer = s.ExportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -83,7 +113,10 @@ class UsageExportView(OrgScopedAPIView):
         )
         return Response(
             s.ExportOutputSerializer(
-                {"downloadUrl": selectors.usage_export_download_url(export=export), "expiresAt": export.expires_at}
+                {
+                    "downloadUrl": selectors.usage_export_download_url(export=export),
+                    "expiresAt": export.expires_at,
+                }
             ).data
         )
 
@@ -132,5 +165,9 @@ def _check_runtime_secret(request) -> None:
     secret = settings.PIXELL_RUNTIME_SECRET
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     # Unset secret: nobody is the runtime. compare_digest: no timing oracle on the secret.
-    if not secret or scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), secret.encode()):
+    if (
+        not secret
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(presented.strip().encode(), secret.encode())
+    ):
         raise AuthenticationFailed("Invalid runtime credentials")

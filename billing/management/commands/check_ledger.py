@@ -9,7 +9,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         drift = ledger_drift()
         for org, balance, total in drift:
-            self.stderr.write(f"DRIFT {org.id} {org.name!r}: balance {balance} != ledger sum {total}")
+            self.stderr.write(
+                f"DRIFT {org.id} {org.name!r}: balance {balance} != ledger sum {total}"
+            )
         if drift:
             raise CommandError(f"{len(drift)} organization(s) out of balance")
-        self.stdout.write(self.style.SUCCESS("Ledger OK: every balance equals the sum of its rows."))
+        self.stdout.write(
+            self.style.SUCCESS("Ledger OK: every balance equals the sum of its rows.")
+        )

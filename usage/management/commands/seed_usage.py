@@ -43,17 +43,36 @@ FROM generate_series(%(first)s, %(last)s) AS i
 def _python_row(org, i: int, end, step_us: int) -> UsageEvent:
     kind = i % 20
     if kind < 14:
-        type_, description, value, credits = UsageEventType.INVOCATION, "Agent 'Bench Bot' invoked", i % 7 + 1, i % 5 + 1
+        type_, description, value, credits = (
+            UsageEventType.INVOCATION,
+            "Agent 'Bench Bot' invoked",
+            i % 7 + 1,
+            i % 5 + 1,
+        )
     elif kind < 16:
-        type_, description, value, credits = UsageEventType.PACKAGE_UPLOAD, f"Uploaded version 1.0.{i} of 'Bench Bot'", None, i % 3 + 1
+        type_, description, value, credits = (
+            UsageEventType.PACKAGE_UPLOAD,
+            f"Uploaded version 1.0.{i} of 'Bench Bot'",
+            None,
+            i % 3 + 1,
+        )
     elif kind < 18:
-        type_, description, value, credits = UsageEventType.DEPLOYMENT, "Deployed 'Bench Bot'", None, i % 3 + 1
+        type_, description, value, credits = (
+            UsageEventType.DEPLOYMENT,
+            "Deployed 'Bench Bot'",
+            None,
+            i % 3 + 1,
+        )
     elif kind == 18:
         type_, description, value, credits = UsageEventType.MEMBER, "Member invited", None, 0
     else:
         type_, description, value, credits = UsageEventType.API_KEY, "API key created", None, 0
     return UsageEvent(
-        organization=org, type=type_, description=description, value=value, credits=credits,
+        organization=org,
+        type=type_,
+        description=description,
+        value=value,
+        credits=credits,
         occurred_at=end - timedelta(microseconds=i * step_us),
     )
 
@@ -64,7 +83,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--events", type=int, default=1_000_000)
         parser.add_argument("--org", required=True, help='an organization id, or "create"')
-        parser.add_argument("--days", type=int, default=365, help="spread the events over this many days, ending now")
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=365,
+            help="spread the events over this many days, ending now",
+        )
 
     def handle(self, *args, events: int, org: str, days: int, **options):
         if events < 1 or days < 1:
@@ -78,12 +102,27 @@ class Command(BaseCommand):
             with transaction.atomic():
                 if connection.vendor == "postgresql":
                     with connection.cursor() as cursor:
-                        cursor.execute(_PG_INSERT, {"org": organization.pk, "end": end, "step": step_us, "first": first, "last": last})
+                        cursor.execute(
+                            _PG_INSERT,
+                            {
+                                "org": organization.pk,
+                                "end": end,
+                                "step": step_us,
+                                "first": first,
+                                "last": last,
+                            },
+                        )
                 else:
                     UsageEvent.all_orgs.bulk_create(
-                        (_python_row(organization, i, end, step_us) for i in range(first, last + 1)), batch_size=5000
+                        (
+                            _python_row(organization, i, end, step_us)
+                            for i in range(first, last + 1)
+                        ),
+                        batch_size=5000,
                     )
-            self.stdout.write(f"  {last + 1:,} / {events:,} events ({time.monotonic() - started:.1f} s)")
+            self.stdout.write(
+                f"  {last + 1:,} / {events:,} events ({time.monotonic() - started:.1f} s)"
+            )
         if connection.vendor == "postgresql" and connection.get_autocommit():
             # Statistics for the planner, and the visibility map that lets COUNTs use index-only scans.
             with connection.cursor() as cursor:
@@ -100,7 +139,9 @@ class Command(BaseCommand):
         if org == "create":
             from accounts.models import User
 
-            owner = User.objects.create_user(email=f"bench-{uuid.uuid4().hex[:8]}@example.com", password=None)
+            owner = User.objects.create_user(
+                email=f"bench-{uuid.uuid4().hex[:8]}@example.com", password=None
+            )
             organization = organization_create(name="Usage benchmark", owner=owner)
             self.stdout.write(f"Created organization {organization.pk} (owner {owner.email})")
             return organization
