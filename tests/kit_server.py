@@ -41,6 +41,12 @@ class KitServer:
         """``run_kit(base_url=…)``: None (the kit's own URL) on port 4000, else this server's URL."""
         return None if self.on_kit_port else self.url
 
+    @property
+    def sdk_base_url(self) -> str:
+        """``run_sdk(base_url=…)``: always this server. pixell-sdk 0.5 deploys to port 3000 but
+        still sends secrets to 4000; this one server answers both (``make run`` serves both ports)."""
+        return self.url
+
 
 def _start(addr: str):
     from pytest_django.live_server_helper import LiveServer
