@@ -8,6 +8,11 @@ import os
 
 from celery import Celery
 
+from pixell import broker
+
+# Every process that sends or receives tasks imports this module: the embedded broker's scheme
+# (pixell-fs://, the default CELERY_BROKER_URL) must be known before the first connection.
+broker.register()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pixell.settings")
 
 app = Celery("pixell")

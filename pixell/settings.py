@@ -183,19 +183,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.get_str("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _queue = PIXELL_DATA_DIR / "broker" / "queue"
-    _processed = PIXELL_DATA_DIR / "broker" / "processed"
-    _control = PIXELL_DATA_DIR / "broker" / "control"
-    for _folder in (_queue, _processed, _control):
-        _folder.mkdir(parents=True, exist_ok=True)
+# pixell-fs:// is kombu's filesystem transport made safe (pixell/broker.py, docs/DECISIONS.md).
+CELERY_BROKER_URL = env.get_str("CELERY_BROKER_URL", "pixell-fs://")
+if CELERY_BROKER_URL.startswith(("pixell-fs://", "filesystem://")):
+    _broker = PIXELL_DATA_DIR / "broker"
+    for _folder in ("queue", "processing", "rejected", "control"):
+        (_broker / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue),
-        "data_folder_out": str(_queue),
-        "processed_folder": str(_processed),
+        "data_folder_in": str(_broker / "queue"),
+        "data_folder_out": str(_broker / "queue"),
+        # A message is claimed by renaming it here: same file system as the queue, so atomic.
+        "processed_folder": str(_broker / "processing"),
         "store_processed": False,
-        "control_folder": str(_control),
+        "rejected_folder": str(_broker / "rejected"),
+        "control_folder": str(_broker / "control"),
         "polling_interval": 0.2,
     }
 else:

@@ -62,8 +62,15 @@ def test_embedded_defaults_in_development(load_settings, tmp_path):
     assert s.IS_POSTGRES is False
     # A broker that needs no server, with absolute folders (a relative control folder would
     # follow each process's working directory, TOOLING.md).
-    assert s.CELERY_BROKER_URL == "filesystem://"
-    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+    # (kombu's filesystem transport made safe: pixell/broker.py)
+    assert s.CELERY_BROKER_URL == "pixell-fs://"
+    for key in (
+        "data_folder_in",
+        "data_folder_out",
+        "processed_folder",
+        "rejected_folder",
+        "control_folder",
+    ):
         folder = Path(s.CELERY_BROKER_TRANSPORT_OPTIONS[key])
         assert folder.is_absolute() and folder.is_dir() and data in folder.parents
     # A cache shared by every local process (django-ratelimit refuses a per-process one).
