@@ -33,11 +33,14 @@ install-dev: $(DEV_STAMP)
 migrate: $(RUNTIME_STAMP)
 	@$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 
-# Web on http://localhost:$${PORT:-4000}, plus a Celery worker with embedded beat (Procfile).
-# honcho hands PORT to the first Procfile entry (web); the worker gets PORT+100 and ignores it.
+# Web on http://localhost:$${PORT:-4000} and :$${PIXELL_SECOND_PORT:-3000}, plus a Celery worker
+# with embedded beat: every Procfile line, run and restarted by pixell/supervise.py. Links in
+# mails and API answers point at this server's own port unless PIXELL_PUBLIC_URL says otherwise.
 run: migrate
 	@$(DEV_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
-	@$(DEV_ENV) export PATH="$(CURDIR)/$(BIN):$$PATH" PORT="$${PORT:-4000}"; exec $(BIN)/honcho start -f Procfile
+	@$(DEV_ENV) export PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 \
+		PIXELL_PUBLIC_URL="$${PIXELL_PUBLIC_URL:-http://localhost:$${PORT:-4000}}"; \
+		exec $(BIN)/python -m pixell.supervise Procfile
 
 superuser: migrate
 	@$(DEV_ENV) $(BIN)/python manage.py createsuperuser

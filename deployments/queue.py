@@ -156,6 +156,7 @@ def _claim(
                 event=WebhookEvent.PROCESSING,
                 agent_app_id=row.agent_app_id,
             )
+    logger.info("deployment %s processing (attempt %d)", row.id, attempt)
     return Claim(
         deployment_id=row.id, worker_id=worker_id, attempt=attempt, last_beat=time.monotonic()
     )
@@ -343,6 +344,7 @@ def _finalize(claim: Claim, ctx: pipeline.StepContext, step: DeploymentStep) -> 
             None,
         )
         webhook_event_emit(deployment=deployment, event=WebhookEvent.COMPLETED)
+    logger.info("deployment %s completed", claim.deployment_id)
 
 
 def _release(claim: Claim, step: DeploymentStep, error: str) -> None:
@@ -496,6 +498,7 @@ def deployment_cancel_queued(*, deployment_id) -> bool:
             deployment,
             description=f"Refund: deployment of {deployment.agent_app.name} v{deployment.version} cancelled",
         )
+    logger.info("deployment %s cancelled", deployment_id)
     return True
 
 

@@ -9,6 +9,7 @@ stored bytes, and the transaction leaves nothing behind (no charge, no rows).
 
 import hashlib
 import json
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 IDEMPOTENCY_IN_FLIGHT_TIMEOUT = timedelta(minutes=15)
 MAX_WEBHOOKS_PER_APP = 20
 MIN_WEBHOOK_SECRET_LENGTH = 16
+
+logger = logging.getLogger(__name__)
 
 
 def deployment_cost(size_bytes: int) -> int:
@@ -263,6 +266,14 @@ def deployment_create(
             packages.package_discard_ingested(ingested=ingested)
         _idempotency_abandon(claim.record)
         raise
+    # One console line per state change (make run's console; docs/DECISIONS.md).
+    logger.info(
+        "deployment %s queued: %s v%s (%s credits)",
+        deployment.id,
+        agent_app.name,
+        deployment.version,
+        cost,
+    )
     return DeployResult(status_code=202, body=body, deployment=deployment)
 
 

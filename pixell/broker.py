@@ -209,6 +209,11 @@ class Transport(filesystem.Transport):
     Channel = Channel
     driver_type = driver_name = SCHEME
 
+    @property
+    def default_connection_params(self):
+        # Folders have no host: without this kombu warns "No hostname was supplied" per connection.
+        return {}
+
 
 def register() -> None:
     """Make ``pixell-fs://`` name this transport (kombu resolves the scheme at connect time)."""

@@ -347,9 +347,17 @@ LOGIN_REDIRECT_URL = "/dashboard/"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"quiet_periodic_tasks": {"()": "pixell.logfilters.QuietPeriodicTasks"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # Not a line per beat tick on the console (pixell/logfilters.py).
+        **{
+            name: {"filters": ["quiet_periodic_tasks"]}
+            for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+        },
+    },
 }
 
 Path(PIXELL_DATA_DIR).mkdir(parents=True, exist_ok=True)

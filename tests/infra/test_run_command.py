@@ -1,5 +1,6 @@
 """The README's run command really starts the product: `make run` on the embedded defaults brings
-up web on $PORT and a Celery worker with beat, with nothing in the environment."""
+up web on $PORT and on $PIXELL_SECOND_PORT (pixell-sdk's local port) and a Celery worker with beat,
+with nothing else in the environment."""
 
 import os
 import signal
@@ -68,17 +69,21 @@ def test_make_run_refuses_production_without_a_secret_key(tmp_path):
 @needs_venv
 @pytest.mark.slow
 def test_make_run_starts_web_worker_and_beat(tmp_path):
-    port = _free_port()
+    port, second_port = _free_port(), _free_port()
     log_path = tmp_path / "run.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             ["make", "-s", "run"],
             cwd=BASE_DIR,
-            env=_clean_env(PORT=str(port), PIXELL_DATA_DIR=str(tmp_path / "data")),
+            env=_clean_env(
+                PORT=str(port),
+                PIXELL_SECOND_PORT=str(second_port),
+                PIXELL_DATA_DIR=str(tmp_path / "data"),
+            ),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: make, honcho, gunicorn, celery
+            start_new_session=True,  # its own process group: make and the supervisor
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -90,7 +95,7 @@ def test_make_run_starts_web_worker_and_beat(tmp_path):
             except OSError:
                 status = None
             output = log_path.read_text(errors="replace")
-            # Output passes through honcho, so the access-log line may trail the response.
+            # Output passes through the supervisor, so the access-log line may trail the response.
             if (
                 status == 200
                 and " ready." in output
@@ -106,6 +111,10 @@ def test_make_run_starts_web_worker_and_beat(tmp_path):
         assert " ready." in output, "the Celery worker did not report ready:\n" + output[-3000:]
         assert "beat: Starting" in output, "beat did not start:\n" + output[-3000:]
         assert _ACCESS_LINE in output, "no access log line:\n" + output[-3000:]
+        # The second port serves the same product (pixell-sdk 0.5's `--env local`).
+        status, body = _get(f"http://127.0.0.1:{second_port}/api/schema/")
+        assert status == 200 and body.startswith(b"openapi: 3.")
+        assert "supervise | web started" in output and "supervise | worker started" in output
         # The embedded defaults put everything under the data directory.
         data = tmp_path / "data"
         assert (data / "db.sqlite3").exists() and (data / "broker" / "queue").is_dir()
@@ -120,7 +129,7 @@ def test_make_run_starts_web_worker_and_beat(tmp_path):
 
 
 def _stop_group(process: subprocess.Popen) -> None:
-    """Stop make and everything it started (honcho, gunicorn, celery): the whole process group."""
+    """Stop make and the supervisor (which stops gunicorn and celery): the whole process group."""
     for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         try:
             os.killpg(process.pid, sig)

@@ -1,0 +1,72 @@
+"""Where the web process listens (gunicorn ``-c python:pixell.gunicorn_conf``, the Procfile's web).
+
+Both generations of the Pixell CLI must reach `make run` unchanged: pixell-kit 0.4 deploys to
+http://localhost:4000, pixell-sdk 0.5 to http://localhost:3000 (docs/DECISIONS.md). So the web
+process listens on ``PORT`` (default 4000) and on ``PIXELL_SECOND_PORT`` (default 3000; ``off``
+turns it off; ``HOST:PORT`` picks the interface). A busy second port is reported on one line and
+left out, so something else on 3000 never keeps the product from starting on ``PORT``.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+
+from pixell import env
+
+DEFAULT_HOST = "0.0.0.0"
+OFF = {"off", "false", "no", "none", "0"}
+
+
+def _address(value: str, variable: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not 0 < number < 65536:
+        raise ImproperlyConfigured(f"{variable} must be a port or HOST:PORT, not {value!r}")
+    return host.strip("[]") or DEFAULT_HOST, number
+
+
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _busy(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    return False
+
+
+def listen_addresses() -> list[str]:
+    """gunicorn ``bind`` values: the main port, then the second one unless off or busy."""
+    main = _address(env.get_str("PORT", "4000"), "PORT")
+    binds = [_bind(*main)]
+    second_value = env.get_str("PIXELL_SECOND_PORT", "3000").strip()
+    if second_value.lower() in OFF:
+        return binds
+    second = _address(second_value, "PIXELL_SECOND_PORT")
+    if second[1] == main[1]:
+        return binds
+    if _busy(*second):
+        print(
+            f"web: port {second[1]} is busy, listening on {main[1]} only "
+            f"(pixell-sdk's `--env local` needs {second[1]}; set PIXELL_SECOND_PORT to move or "
+            f"turn off the second port)",
+            file=sys.stderr,
+        )
+        return binds
+    binds.append(_bind(*second))
+    return binds
+
+
+bind = listen_addresses()

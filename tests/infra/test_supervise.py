@@ -1,0 +1,172 @@
+"""`make run`'s supervisor (pixell/supervise.py): a process that exits is restarted and said so,
+the others keep running; stopping stops all; the supervisor's death takes its processes along."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from pixell import gunicorn_conf, supervise
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ")[1][0] != "Z"
+
+
+def _wait_until(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_procfile_lines_in_order_comments_skipped_mistakes_refused():
+    text = "# comment\n\nweb: gunicorn x --bind 0.0.0.0:${PORT:-4000}\nworker:celery -A pixell worker\n"
+    assert supervise.parse_procfile(text) == [
+        ("web", "gunicorn x --bind 0.0.0.0:${PORT:-4000}"),
+        ("worker", "celery -A pixell worker"),
+    ]
+    with pytest.raises(ValueError, match="twice"):
+        supervise.parse_procfile("a: x\na: y\n")
+    with pytest.raises(ValueError, match="not a Procfile line"):
+        supervise.parse_procfile("just words\n")
+    # The project's own Procfile parses, every process named once.
+    names = [name for name, _ in supervise.parse_procfile((ROOT / "Procfile").read_text())]
+    assert {"web", "worker"} <= set(names)
+
+
+def test_restart_delay_grows_while_failing_fast_and_is_capped():
+    assert [supervise.restart_delay(n) for n in range(7)] == [1, 1, 2, 4, 8, 16, 30]
+    assert supervise.restart_delay(50) == supervise.MAX_DELAY_SECONDS
+
+
+def test_simple_commands_are_execed_compound_ones_left_to_the_shell():
+    assert supervise.shell_command("celery -A pixell worker") == "exec celery -A pixell worker"
+    assert supervise.shell_command("gunicorn --bind 0.0.0.0:${PORT:-4000}").startswith("exec ")
+    for compound in ("a && b", "a; b", "a | b", "x=$(date) a"):
+        assert supervise.shell_command(compound) == compound
+
+
+def test_an_exiting_process_is_restarted_and_reported_while_the_others_run(tmp_path):
+    out = io.StringIO()
+    sup = supervise.Supervisor(
+        [("steady", "sleep 60"), ("flaky", "echo flaky says hi; exit 3")],
+        cwd=tmp_path,
+        stream=out,
+    )
+    steady, flaky = sup.processes
+    try:
+        for process in sup.processes:
+            sup.start(process)
+        steady_pid = steady.popen.pid
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline and flaky.restarts < 2:
+            sup.tick()
+            time.sleep(0.05)
+        assert flaky.restarts >= 2, out.getvalue()
+        assert steady.popen is not None and steady.popen.pid == steady_pid and steady.restarts == 0
+        assert _alive(steady_pid)
+        text = out.getvalue()
+        assert re.search(r"flaky +\| flaky says hi", text)
+        assert "flaky exited with code 3 after" in text and "restarting in 1 s" in text
+        assert "the other processes keep running" in text
+    finally:
+        sup.stop()
+    assert not _alive(steady_pid)
+
+
+def test_sigterm_stops_every_process_and_the_supervisors_death_takes_them_along(tmp_path):
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("one: sleep 60\ntwo: sleep 61\n")
+
+    def start():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pixell.supervise", str(procfile)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        pids = []
+        for line in process.stdout:
+            if "started (pid" in line:
+                pids.append(int(line.split("(pid ")[1].split(")")[0]))
+            if len(pids) == 2:
+                return process, pids
+        raise AssertionError("supervisor did not start its processes")
+
+    process, pids = start()
+    assert all(_alive(pid) for pid in pids)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    assert not any(_alive(pid) for pid in pids)
+
+    process, pids = start()
+    process.kill()  # SIGKILL: no chance to clean up; the children are told by the kernel
+    process.wait(timeout=5)
+    assert _wait_until(lambda: not any(_alive(pid) for pid in pids)), pids
+
+
+# --- where the web process listens (pixell/gunicorn_conf.py) -----------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        return sock.getsockname()[1]
+
+
+def test_web_listens_on_port_and_on_the_second_port(monkeypatch):
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("PIXELL_SECOND_PORT", raising=False)
+    monkeypatch.setattr(gunicorn_conf, "_busy", lambda host, port: False)
+    assert gunicorn_conf.listen_addresses() == ["0.0.0.0:4000", "0.0.0.0:3000"]
+
+    monkeypatch.setenv("PORT", "4800")
+    monkeypatch.setenv("PIXELL_SECOND_PORT", "127.0.0.1:3800")
+    assert gunicorn_conf.listen_addresses() == ["0.0.0.0:4800", "127.0.0.1:3800"]
+    monkeypatch.setenv("PIXELL_SECOND_PORT", "[::1]:3800")
+    assert gunicorn_conf.listen_addresses() == ["0.0.0.0:4800", "[::1]:3800"]
+
+    for off in ("off", "OFF", "false", "0"):
+        monkeypatch.setenv("PIXELL_SECOND_PORT", off)
+        assert gunicorn_conf.listen_addresses() == ["0.0.0.0:4800"]
+    monkeypatch.setenv("PIXELL_SECOND_PORT", "4800")  # the same port once
+    assert gunicorn_conf.listen_addresses() == ["0.0.0.0:4800"]
+
+    for bad in ("three-thousand", "70000", "host:"):
+        monkeypatch.setenv("PIXELL_SECOND_PORT", bad)
+        with pytest.raises(ImproperlyConfigured, match="PIXELL_SECOND_PORT"):
+            gunicorn_conf.listen_addresses()
+
+
+def test_a_busy_second_port_is_reported_and_left_out(monkeypatch, capsys):
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        main = _free_port()
+        monkeypatch.setenv("PORT", str(main))
+        monkeypatch.setenv("PIXELL_SECOND_PORT", str(busy))
+        assert gunicorn_conf.listen_addresses() == [f"0.0.0.0:{main}"]
+    assert f"port {busy} is busy" in capsys.readouterr().err
