@@ -20,6 +20,7 @@ from accounts.api.serializers import (
 from accounts.api.views import _clear_auth_cookies
 from pixell.api import ratelimit
 from pixell.api.authentication import identify
+from pixell.api.client import client_address
 from pixell.api.exceptions import (
     AuthenticationFailed,
     EmailNotVerified,
@@ -27,7 +28,6 @@ from pixell.api.exceptions import (
     RateLimited,
     ValidationError,
 )
-from pixell.api.ratelimit import client_address
 from pixell.api.tenancy import dashboard_user
 from pixell.api.viewsets import form_error, parse_form
 

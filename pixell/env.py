@@ -72,3 +72,21 @@ def get_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 def get_path(name: str, default: Path) -> Path:
     value = get_str(name)
     return Path(value).resolve() if value else default
+
+
+def get_networks(name: str) -> tuple:
+    """Comma-separated addresses/CIDRs → a tuple of ``ipaddress`` networks (unset: empty).
+
+    A bare address is a one-address network; anything unparsable stops the boot.
+    """
+    import ipaddress
+
+    networks = []
+    for item in get_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated IP addresses or CIDR networks; {item!r} is not one"
+            ) from exc
+    return tuple(networks)

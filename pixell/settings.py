@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: X-Forwarded-Proto counts only from PIXELL_TRUSTED_PROXIES (before any is_secure()).
+    "pixell.api.client.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -217,7 +219,10 @@ SESSION_COOKIE_SECURE = PIXELL_HTTPS
 CSRF_COOKIE_SECURE = PIXELL_HTTPS
 SECURE_SSL_REDIRECT = PIXELL_HTTPS
 SECURE_HSTS_SECONDS = 31536000 if PIXELL_HTTPS else 0
+# Honoured only when a trusted proxy sent it (pixell.api.client.TrustedProxyMiddleware strips it
+# otherwise); PIXELL_TRUSTED_PROXIES lists the proxies, unset trusts none.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+PIXELL_TRUSTED_PROXIES = env.get_networks("PIXELL_TRUSTED_PROXIES")
 SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
 CSRF_TRUSTED_ORIGINS = [PIXELL_PUBLIC_URL]
 X_FRAME_OPTIONS = "DENY"

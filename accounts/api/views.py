@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.api import serializers as s
 from pixell.api.authentication import identify, refuse_foreign_origin
+from pixell.api.client import client_address
 from pixell.api.exceptions import AuthenticationFailed, NotFound
-from pixell.api.ratelimit import client_address
 from pixell.api.schema import errors
 from pixell.api.tenancy import resolve_tenancy
 from pixell.api.viewsets import AuthenticatedAPIView

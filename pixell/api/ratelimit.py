@@ -12,6 +12,7 @@ import time
 
 from django.conf import settings
 
+from pixell.api.client import client_address
 from pixell.cache import counters_hit
 
 EXEMPT_PATHS = {"/api/health", "/api/stripe/webhook"}
@@ -21,12 +22,6 @@ _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def is_exempt(path: str) -> bool:
     return path.rstrip("/") in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
-
-
-def client_address(request) -> str:
-    # REMOTE_ADDR only: trusting X-Forwarded-For without a known proxy lets anyone pick their
-    # own bucket. Behind a proxy, set it up to rewrite REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
-    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
