@@ -664,9 +664,12 @@ def _parse_document(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Apk
         if info.filename.endswith(".json"):
             document = json.loads(text)
         else:
-            # The C loader when available; aliases (YAML's "billion laughs") are caught below as
-            # shared nodes, before anything walks the tree.
+            # The C loader when available. Anchors and aliases are refused from the parse events,
+            # before anything is constructed: an alias of a long string costs nothing in memory
+            # but expands to its full length in every copy of the manifest (the stored JSON, the
+            # API answers), so a 100 KB package could store gigabytes (docs/DECISIONS.md).
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            _refuse_anchors(text, loader)
             document = yaml.load(text, Loader=loader)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         kind = "JSON" if info.filename.endswith(".json") else "YAML"
@@ -674,6 +677,12 @@ def _parse_document(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Apk
     except (RecursionError, ValueError) as exc:
         raise _ManifestError(f"cannot be parsed ({_one_line(exc)})") from None
     return _to_json(document, limits.max_manifest_depth, set())
+
+
+def _refuse_anchors(text: str, loader: Any) -> None:
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _ManifestError("must not use YAML aliases or anchors (*name, &name)")
 
 
 def _to_json(value: Any, depth: int, seen: set[int]) -> Any:
