@@ -50,3 +50,30 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+
+class TokenRevocation(models.Model):
+    """A revoked access token (``jti:``), signed-out session (``sid:``) or user whose earlier tokens
+    are all dead (``user:``, ``not_before`` = Unix second). In the database, not the cache: traffic
+    must never be able to evict a revocation (docs/DECISIONS.md "Security state in the database").
+    Rows are useless once the tokens they name have expired, and are pruned then."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    not_before = models.BigIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class LoginFailure(models.Model):
+    """Failed sign-ins counted per account digest (``acct:``) or address (``ip:``) in a fixed window
+    that starts at the first failure. In the database for the same reason as TokenRevocation."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    window_started_at = models.FloatField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -6,11 +6,11 @@ address the login throttle needs.
 
 import secrets
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import update_last_login
-from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,15 +21,10 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedTo
 
 from accounts import tokens
 from accounts.mail_quota import account_mail_allowed
-from accounts.models import User
+from accounts.models import TokenRevocation, User
 from accounts.selectors import user_get_by_email
 from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
 from organizations.services import organization_create
-from pixell.api.authentication import (
-    revoked_jti_cache_key,
-    revoked_session_cache_key,
-    user_tokens_revoked_cache_key,
-)
 from pixell.api.exceptions import AuthenticationFailed, Conflict, EmailNotVerified, ValidationError
 
 
@@ -152,6 +147,7 @@ def session_refresh(*, refresh_token: str) -> dict:
     try:
         refresh = RefreshToken(refresh_token)  # verifies signature, expiry, type and the blacklist
     except TokenError as exc:
+        _refresh_reuse_check(refresh_token)
         raise AuthenticationFailed(
             "Invalid or expired refresh token", details={"refresh_token": [str(exc)]}
         ) from exc
@@ -161,54 +157,125 @@ def session_refresh(*, refresh_token: str) -> dict:
             "Invalid or expired refresh token",
             details={"refresh_token": ["No active account for this token."]},
         )
+    reused = False
     with transaction.atomic():
         outstanding, _ = refresh.outstand()
         # The blacklist row is the compare-and-set: of two concurrent refreshes with the same
         # token, exactly one creates it (one-to-one on the token) and the other is refused.
         _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
-        if not created:
-            raise AuthenticationFailed(
-                "Refresh token has already been used",
-                details={"refresh_token": ["Token is blacklisted"]},
-            )
-        refresh.set_jti()
-        refresh.set_exp()
-        refresh.set_iat()
-        refresh.outstand()
+        if created:
+            refresh.set_jti()
+            refresh.set_exp()
+            refresh.set_iat()
+            refresh.outstand()
+        else:
+            reused = True
+    if reused:
+        # A rotated refresh token presented again means two parties hold the session (OAuth 2.0
+        # Security BCP, refresh token reuse detection): the whole session ends, its successor
+        # refresh token and every access token issued in it included.
+        session_end(user=user, sid=refresh.get("sid"))
+        raise AuthenticationFailed(
+            "Refresh token has already been used; the session has been ended",
+            details={"refresh_token": ["Token is blacklisted"]},
+        )
     return _session_payload(refresh)
+
+
+def _refresh_reuse_check(raw: str) -> None:
+    """A genuine, unexpired refresh token that is already blacklisted was replayed: end its session
+    and say so. Anything else (forged, expired, an access token) falls through to the caller's 401."""
+    try:
+        claims = UntypedToken(raw).payload  # signature and expiry, not the blacklist
+    except TokenError:
+        return
+    if claims.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh":
+        return
+    if not BlacklistedToken.objects.filter(token__jti=claims.get(jwt_settings.JTI_CLAIM)).exists():
+        return
+    user = User.objects.filter(pk=claims.get(jwt_settings.USER_ID_CLAIM)).first()
+    if user is not None:
+        session_end(user=user, sid=claims.get("sid"))
+    raise AuthenticationFailed(
+        "Refresh token has already been used; the session has been ended",
+        details={"refresh_token": ["Token is blacklisted"]},
+    )
+
+
+def _revocation_record(key: str, *, seconds: int, not_before: int | None = None) -> None:
+    TokenRevocation.objects.update_or_create(
+        key=key,
+        defaults={
+            "not_before": not_before,
+            "expires_at": timezone.now() + timedelta(seconds=seconds + 5),
+        },
+    )
+
+
+def session_end(*, user: User, sid: str | None) -> None:
+    """Ends one sign-in session: its live refresh tokens are blacklisted and every access token
+    carrying its session id is refused until the last of them would have expired."""
+    if not sid:
+        return
+    # Access tokens issued by any refresh of this session carry the same sid.
+    _revocation_record(f"sid:{sid}", seconds=int(settings.ACCESS_TOKEN_SECONDS))
+    for outstanding in _live_refresh_tokens(user=user):
+        try:
+            claims = UntypedToken(outstanding.token, verify=False).payload
+        except TokenError:
+            continue
+        if claims.get("sid") == sid:
+            BlacklistedToken.objects.get_or_create(token=outstanding)
 
 
 def session_revoke(
     *, user: User | None, access_token: AccessToken | None = None, refresh_token: str | None = None
 ) -> None:
-    """Logout: the access token dies at once (cache denylist until its expiry) and the session's
-    refresh token — named in the body, or found by the access token's session id — is blacklisted."""
+    """Logout: the access token dies at once (a database denylist row until its expiry) and the
+    session's refresh token — named in the body, or found by the access token's session id — is
+    blacklisted."""
     if access_token is not None and access_token.get("jti"):
         remaining = int(access_token["exp"] - time.time())
         if remaining > 0:
-            cache.set(revoked_jti_cache_key(access_token["jti"]), True, timeout=remaining + 5)
-    if access_token is not None and access_token.get("sid"):
-        # Access tokens issued by earlier refreshes of this session carry the same sid: they die
-        # too. An access token lives at most its lifetime, so the marker need not outlive it.
-        cache.set(
-            revoked_session_cache_key(access_token["sid"]),
-            True,
-            timeout=int(settings.ACCESS_TOKEN_SECONDS) + 5,
-        )
+            _revocation_record(f"jti:{access_token['jti']}", seconds=remaining)
+    sid = access_token.get("sid") if access_token is not None else None
     if refresh_token:
         try:
-            RefreshToken(refresh_token).blacklist()
+            refresh = RefreshToken(refresh_token)
         except TokenError:
-            pass  # already dead: logout still succeeds
-    sid = access_token.get("sid") if access_token is not None else None
+            refresh = None  # already dead: logout still succeeds
+        if refresh is not None:
+            refresh.blacklist()
+            owner = User.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).first()
+            if owner is not None and (user is None or owner.pk == user.pk):
+                session_end(user=owner, sid=refresh.get("sid"))
     if user is not None and sid:
-        for outstanding in _live_refresh_tokens(user=user):
-            try:
-                claims = UntypedToken(outstanding.token, verify=False).payload
-            except TokenError:
-                continue
-            if claims.get("sid") == sid:
-                BlacklistedToken.objects.get_or_create(token=outstanding)
+        session_end(user=user, sid=sid)
+
+
+def session_end_by_stale_access_token(raw: str | None) -> None:
+    """Sign-out with an access token (the auth cookie) that may have expired: its signature is still
+    checked, its expiry is not, and the session it names ends. Without this, signing out with an
+    hour-old cookie left the session's refresh token alive."""
+    if not raw:
+        return
+    import jwt
+    from rest_framework_simplejwt.state import token_backend
+
+    try:
+        claims = jwt.decode(
+            raw,
+            token_backend.get_verifying_key(raw),
+            algorithms=[token_backend.algorithm],
+            options={"verify_exp": False, "verify_aud": False, "verify_iss": False},
+        )
+    except jwt.PyJWTError:
+        return
+    if claims.get(jwt_settings.TOKEN_TYPE_CLAIM) != "access" or not claims.get("sid"):
+        return
+    user = User.objects.filter(pk=claims.get(jwt_settings.USER_ID_CLAIM)).first()
+    if user is not None:
+        session_end(user=user, sid=claims["sid"])
 
 
 def _live_refresh_tokens(*, user: User):
@@ -222,11 +289,18 @@ def sessions_revoke_all(*, user: User) -> None:
     auth cookie) issued before this second are refused until the last of them would have expired."""
     for outstanding in _live_refresh_tokens(user=user):
         BlacklistedToken.objects.get_or_create(token=outstanding)
-    key = user_tokens_revoked_cache_key(user.pk)
     lifetime = int(jwt_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
     # Whole seconds, as ``iat`` is: a token signed in the same second survives, so a sign-in right
-    # after the reset is never refused. After commit: a rolled-back reset must end no session.
-    transaction.on_commit(lambda: cache.set(key, int(time.time()), timeout=lifetime + 5))
+    # after the reset is never refused. A database row: it rolls back with a failed reset.
+    _revocation_record(f"user:{user.pk}", seconds=lifetime, not_before=int(time.time()))
+
+
+def security_state_prune() -> int:
+    """Deletes revocations whose tokens have all expired and login windows that have ended."""
+    from accounts.throttle import login_failures_prune
+
+    expired = TokenRevocation.objects.filter(expires_at__lte=timezone.now()).delete()[0]
+    return expired + login_failures_prune()
 
 
 def password_reset_request(*, email: str) -> None:

@@ -44,3 +44,11 @@ def password_reset_send_task(user_id: str) -> None:
 def _send(*, user: User, subject: str, template: str, context: dict) -> None:
     body = render_to_string(template, {"user": user, **context})
     send_mail(f"Pixell Agent Cloud: {subject}", body, settings.DEFAULT_FROM_EMAIL, [user.email])
+
+
+@shared_task
+def security_state_prune_task() -> int:
+    """Deletes expired token revocations and ended login-failure windows (hourly, beat)."""
+    from accounts.services import security_state_prune
+
+    return security_state_prune()

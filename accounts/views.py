@@ -164,6 +164,9 @@ def logout_page(request):
         identity = None
     if identity is not None and identity.via == "cookie":
         services.session_revoke(user=identity.user, access_token=identity.token)
+    elif request.COOKIES.get(settings.AUTH_COOKIE_NAME):
+        # An expired access cookie still names the session whose refresh token must end.
+        services.session_end_by_stale_access_token(request.COOKIES[settings.AUTH_COOKIE_NAME])
     logout(request)
     response = HttpResponseRedirect(settings.LOGIN_URL)
     _clear_auth_cookies(response)

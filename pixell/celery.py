@@ -30,6 +30,11 @@ app.conf.beat_schedule["usage-exports-purge"] = {
     "task": "usage.tasks.usage_exports_purge_task",
     "schedule": 3600.0,
 }
+# Accounts: token revocations and login-failure windows that have expired (docs/DECISIONS.md).
+app.conf.beat_schedule["security-state-prune"] = {
+    "task": "accounts.tasks.security_state_prune_task",
+    "schedule": 3600.0,
+}
 # Deployments: the queue of record is the table; this sweep recovers stuck jobs and drains queued
 # ones whose message was lost. Webhook deliveries: resend due ones whose countdown message was lost.
 app.conf.beat_schedule["deployments-sweep"] = {

@@ -158,8 +158,11 @@ class LogoutView(PublicAPIView):
             identity = identify(django_request)
         except AuthenticationFailed:
             identity = None
-        if identity is not None and identity.via == "cookie":
+        stale_cookie = identity is None and django_request.COOKIES.get(settings.AUTH_COOKIE_NAME)
+        if (identity is not None and identity.via == "cookie") or stale_cookie:
             refuse_foreign_origin(django_request)  # otherwise any site could sign our users out
+        if stale_cookie:
+            services.session_end_by_stale_access_token(stale_cookie)
         user = identity.user if identity is not None else None
         services.session_revoke(
             user=user,

@@ -12,13 +12,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import authentication
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from accounts.selectors import access_token_user
 from organizations.keys import API_KEY_PREFIX, api_key_hash
 from organizations.models import ApiKey
 from organizations.selectors import (
@@ -43,40 +44,26 @@ class Identity:
     token: AccessToken | None = None
 
 
-def revoked_jti_cache_key(jti: str) -> str:
-    return f"jwt-revoked:{jti}"
-
-
-def revoked_session_cache_key(sid: str) -> str:
-    """A signed-out session: every access token carrying this session id is dead."""
-    return f"jwt-session-revoked:{sid}"
-
-
-def user_tokens_revoked_cache_key(user_id) -> str:
-    """Unix second before which every access token of the user is dead (set by a password reset)."""
-    return f"jwt-user-revoked:{user_id}"
-
-
 def _user_from_access_token(raw: str) -> tuple[User, AccessToken]:
     try:
         token = AccessToken(raw)
     except TokenError as exc:
         raise AuthenticationFailed("Invalid or expired token") from exc
-    jti, user_id, sid = token.get("jti"), token.get("user_id"), token.get("sid")
-    jti_key = revoked_jti_cache_key(jti) if jti else None
-    sid_key = revoked_session_cache_key(sid) if sid else None
-    user_key = user_tokens_revoked_cache_key(user_id) if user_id else None
-    # One cache round trip for every denylist: the token's own and its session's (logout), and its
-    # user's (password reset).
-    revoked = cache.get_many([key for key in (jti_key, sid_key, user_key) if key])
-    if jti_key in revoked or sid_key in revoked:
-        raise AuthenticationFailed("Token has been revoked")
-    before = revoked.get(user_key)
-    if before is not None and int(token.get("iat", 0)) < before:
-        raise AuthenticationFailed("Token has been revoked")
-    user = User.objects.filter(pk=token.get("user_id"), is_active=True).first()
+    # One query reads the user and every denylist: the token's own and its session's (logout,
+    # refresh-token reuse) and its user's (password reset). They are database rows, not cache
+    # entries, so no traffic can evict them (docs/DECISIONS.md "Security state in the database").
+    try:
+        user = access_token_user(
+            user_id=token.get("user_id"), jti=token.get("jti"), sid=token.get("sid")
+        )
+    except (ValueError, DjangoValidationError):
+        user = None  # a signed token naming no valid user id
     if user is None:
         raise AuthenticationFailed("Invalid or expired token")
+    if user._token_revoked:
+        raise AuthenticationFailed("Token has been revoked")
+    if user._not_before is not None and int(token.get("iat", 0)) < user._not_before:
+        raise AuthenticationFailed("Token has been revoked")
     return user, token
 
 

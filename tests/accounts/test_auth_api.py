@@ -425,9 +425,36 @@ def test_refresh_rotates_and_a_used_token_is_dead(owner, org):
         "/api/auth/refresh", {"refresh_token": session["refresh_token"]}, format="json"
     )
     assert reused.status_code == 401 and reused.json()["code"] == "AUTHENTICATION_FAILED"
+
+
+def test_replaying_a_rotated_refresh_token_ends_the_whole_session(owner, org):
+    # Reuse detection (OAuth 2.0 Security BCP): one of the two holders is a thief, so the session
+    # ends — the successor refresh token and every access token issued in the session.
+    _, session = _login(owner)
+    client = APIClient()
+    new = client.post(
+        "/api/auth/refresh", {"refresh_token": session["refresh_token"]}, format="json"
+    ).json()["session"]
+    other_session = _login(owner)[1]  # another sign-in of the same user is not touched
+
+    reused = client.post(
+        "/api/auth/refresh", {"refresh_token": session["refresh_token"]}, format="json"
+    )
+    assert reused.status_code == 401 and "session has been ended" in reused.json()["error"]
+    successor = client.post(
+        "/api/auth/refresh", {"refresh_token": new["refresh_token"]}, format="json"
+    )
+    assert successor.status_code == 401
+    for access in (session["access_token"], new["access_token"]):
+        bearer = APIClient()
+        bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        assert bearer.get("/api/auth/session").status_code == 401
+    bearer = APIClient()
+    bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {other_session['access_token']}")
+    assert bearer.get("/api/auth/session").status_code == 200
     assert (
         client.post(
-            "/api/auth/refresh", {"refresh_token": new["refresh_token"]}, format="json"
+            "/api/auth/refresh", {"refresh_token": other_session["refresh_token"]}, format="json"
         ).status_code
         == 200
     )
