@@ -34,11 +34,25 @@ migrate: $(RUNTIME_STAMP)
 	@$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 
 # Web on http://localhost:$${PORT:-4000} and :$${PIXELL_SECOND_PORT:-3000}, plus a Celery worker
-# with embedded beat: every Procfile line, run and restarted by pixell/supervise.py. Links in
-# mails and API answers point at this server's own port unless PIXELL_PUBLIC_URL says otherwise.
+# with embedded beat and the local agent runtime: every Procfile line, run and restarted by
+# pixell/supervise.py. Links in mails and API answers point at this server's own port unless
+# PIXELL_PUBLIC_URL says otherwise.
+# The runtime listens on 127.0.0.1:$${PIXELL_RUNTIME_PORT:-4001}; unless PIXELL_RUNTIME_URL is
+# given, the pipeline is pointed at it with a secret made for this run and allowed to reach
+# loopback (PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS, and PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS for
+# settings that tell the runtime URL apart).
+LOCAL_RUNTIME_ENV := export PIXELL_RUNTIME_PORT="$${PIXELL_RUNTIME_PORT:-4001}"; \
+	if [ -z "$${PIXELL_RUNTIME_URL:-}" ]; then \
+		export PIXELL_LOCAL_RUNTIME="$${PIXELL_LOCAL_RUNTIME:-true}" \
+			PIXELL_RUNTIME_URL="http://127.0.0.1:$$PIXELL_RUNTIME_PORT" \
+			PIXELL_RUNTIME_SECRET="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
+			PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS="$${PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS:-true}" \
+			PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS="$${PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS:-true}"; \
+	fi;
+
 run: migrate
 	@$(DEV_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
-	@$(DEV_ENV) export PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 \
+	@$(DEV_ENV) $(LOCAL_RUNTIME_ENV) export PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 \
 		PIXELL_PUBLIC_URL="$${PIXELL_PUBLIC_URL:-http://localhost:$${PORT:-4000}}"; \
 		exec $(BIN)/python -m pixell.supervise Procfile
 

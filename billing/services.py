@@ -363,10 +363,12 @@ INVOCATION_DESCRIPTION = "Agent invocation"
 
 
 def invocation_report_apply(
-    *, report_id: str, agent_app_id, count: int, credits: int, occurred_at
+    *, report_id: str, agent_app_id, count: int, credits: int, occurred_at, payer=None
 ) -> UsageEvent:
     """Charge an invocation report of the agent runtime, once per report id (CONTRACT §6).
 
+    ``payer``: the organization billed, when not the app's own (a public app invoked through
+    ``POST /api/agent-apps/:id/invoke`` is billed to the caller's organization).
     Returns the report's usage event; a repeated id returns the first report's event unchanged.
     Raises NotFound for an unknown app and InsufficientCredits (nothing recorded) when the
     balance cannot cover the credits.
@@ -383,7 +385,7 @@ def invocation_report_apply(
     )
     if app is None:
         raise NotFound("Agent app not found")
-    org = app.organization
+    org = payer or app.organization
     with transaction.atomic():
         if credits > 0:
             row = credits_apply(

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "agentapps",
     "deployments",
     "usage",
+    "runtime",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +285,21 @@ PIXELL_DEPLOYMENT_MAX_ATTEMPTS = env.get_int("PIXELL_DEPLOYMENT_MAX_ATTEMPTS", 3
 # How long notify_runtime waits for the runtime to report the deployment healthy.
 PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS = env.get_int("PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS", 120)
 PIXELL_RUNTIME_HEALTH_INTERVAL_SECONDS = env.get_int("PIXELL_RUNTIME_HEALTH_INTERVAL_SECONDS", 2)
+
+# --- Local agent runtime and invocations (CONTRACT §11, docs/runtime.md) --------------------
+# The runtime process executes uploaded code: it starts only when asked (`make run` sets this).
+PIXELL_LOCAL_RUNTIME = env.get_bool("PIXELL_LOCAL_RUNTIME", False)
+PIXELL_RUNTIME_PORT = env.get_int("PIXELL_RUNTIME_PORT", 4001)  # on 127.0.0.1 only
+PIXELL_RUNTIME_AGENT_MEMORY_MB = env.get_int("PIXELL_RUNTIME_AGENT_MEMORY_MB", 1024)
+PIXELL_RUNTIME_AGENT_CPU_SECONDS = env.get_int("PIXELL_RUNTIME_AGENT_CPU_SECONDS", 3600)
+PIXELL_RUNTIME_AGENT_OPEN_FILES = env.get_int("PIXELL_RUNTIME_AGENT_OPEN_FILES", 256)
+PIXELL_RUNTIME_AGENT_START_TIMEOUT_SECONDS = env.get_int(
+    "PIXELL_RUNTIME_AGENT_START_TIMEOUT_SECONDS", 60
+)
+# Agent virtualenvs, one per distinct requirements.txt (default: PIXELL_DATA_DIR/runtime/venvs).
+PIXELL_RUNTIME_VENV_DIR = env.get_str("PIXELL_RUNTIME_VENV_DIR")
+PIXELL_INVOCATION_TIMEOUT_SECONDS = env.get_int("PIXELL_INVOCATION_TIMEOUT_SECONDS", 30)
+PIXELL_INVOCATION_CREDITS = env.get_int("PIXELL_INVOCATION_CREDITS", 1)
 
 AUTH_COOKIE_NAME = "pixell-auth-token"
 ACCESS_TOKEN_SECONDS = 3600

@@ -9,6 +9,7 @@ api_patterns = [
     path("", include("deployments.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("usage.api.urls")),
+    path("", include("runtime.api.urls")),
     path("", include("pixell.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -1,0 +1,160 @@
+"""POST /api/agent-apps/:id/invoke and GET …/runtime without real agents: the runtime client is
+replaced by a stub, so these check the platform's rules (roles, tenancy, 402 before running, 409,
+504, metering once). tests/runtime/test_local_runtime.py runs the same path with real agents."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.models import CreditTransaction
+from organizations.models import Organization
+from runtime import client
+from tests.factories import AgentAppFactory
+from usage.models import UsageEvent
+
+
+class StubRuntime:
+    def __init__(self):
+        self.calls = []
+        self.answer = {"status": "success", "data": {"ok": True}, "error": None}
+        self.raises = None
+
+    def invoke(self, app_id, body, *, timeout):
+        self.calls.append((str(app_id), body, timeout))
+        if self.raises:
+            raise self.raises
+        return client.AgentAnswer(body=self.answer, version="1.2.0", deployment_id="d")
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    runtime = StubRuntime()
+    monkeypatch.setattr(client, "invoke", runtime.invoke)
+    return runtime
+
+
+@pytest.fixture
+def app(org):
+    return AgentAppFactory(organization=org)
+
+
+def _url(app):
+    return f"/api/agent-apps/{app.id}/invoke"
+
+
+def test_invoke_answers_and_meters_once(stub, role_clients, app, org):
+    for role, api in role_clients.items():
+        response = api.post(_url(app), {"action": "hi", "data": {"x": 1}}, format="json")
+        assert response.status_code == 200, (role, response.json())
+        invocation = response.json()["invocation"]
+        assert invocation["status"] == "success" and invocation["data"] == {"ok": True}
+        assert invocation["credits"] == 1 and invocation["version"] == "1.2.0"
+        assert invocation["error"] is None and invocation["duration_ms"] >= 0
+    assert len(stub.calls) == 4
+    assert stub.calls[0][1] == b'{"action":"hi","data":{"x":1}}'
+    usage = UsageEvent.objects.for_org(org).filter(type="invocation")
+    assert usage.count() == 4 and {e.credits for e in usage} == {1}
+    ledger = CreditTransaction.objects.for_org(org).filter(type="usage")
+    assert ledger.count() == 4 and {t.amount for t in ledger} == {-1}
+
+
+def test_agent_error_is_a_charged_200(stub, owner_client, app, org):
+    stub.answer = {"status": "error", "data": None, "error": "ValueError: nope"}
+    before = Organization.objects.get(pk=org.pk).credits
+    response = owner_client.post(_url(app), {"action": "x", "data": {}}, format="json")
+    assert response.status_code == 200
+    assert response.json()["invocation"]["status"] == "error"
+    assert response.json()["invocation"]["error"] == "ValueError: nope"
+    assert Organization.objects.get(pk=org.pk).credits == before - 1
+
+
+def test_402_before_running_anything(stub, owner_client, app, org):
+    Organization.objects.filter(pk=org.pk).update(credits=0)
+    response = owner_client.post(_url(app), {"action": "x"}, format="json")
+    assert response.status_code == 402
+    body = response.json()
+    assert body["code"] == "INSUFFICIENT_CREDITS" and body["required"] == 1 and body["available"] == 0
+    assert stub.calls == []
+
+
+def test_not_running_is_409_and_uncharged(stub, owner_client, app, org):
+    stub.raises = client.NotRunning()
+    response = owner_client.post(_url(app), {"action": "x"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "NOT_RUNNING"
+    assert not UsageEvent.objects.for_org(org).filter(type="invocation").exists()
+
+
+def test_no_runtime_configured_is_409(owner_client, app, settings):
+    settings.PIXELL_RUNTIME_URL = None
+    response = owner_client.post(_url(app), {"action": "x"}, format="json")
+    assert response.status_code == 503 and response.json()["code"] == "RUNTIME_UNAVAILABLE"
+
+
+def test_timeout_is_504_and_uncharged(stub, owner_client, app, org, settings):
+    settings.PIXELL_INVOCATION_TIMEOUT_SECONDS = 7
+    stub.raises = client.InvocationTimedOut()
+    response = owner_client.post(_url(app), {"action": "x"}, format="json")
+    assert response.status_code == 504 and "7 s" in response.json()["error"]
+    assert stub.calls[0][2] == 7
+    assert not UsageEvent.objects.for_org(org).filter(type="invocation").exists()
+
+
+def test_invocation_credits_setting(stub, owner_client, app, org, settings):
+    settings.PIXELL_INVOCATION_CREDITS = 3
+    Organization.objects.filter(pk=org.pk).update(credits=2)
+    assert owner_client.post(_url(app), {"action": "x"}, format="json").status_code == 402
+    Organization.objects.filter(pk=org.pk).update(credits=5)
+    response = owner_client.post(_url(app), {"action": "x"}, format="json")
+    assert response.json()["invocation"]["credits"] == 3
+    assert Organization.objects.get(pk=org.pk).credits == 2
+
+
+def test_bad_input_is_a_400(stub, owner_client, app):
+    for body in ({}, {"action": 5}, {"action": "x", "data": [1]}):
+        response = owner_client.post(_url(app), body, format="json")
+        assert response.status_code == 400, body
+        assert response.json()["code"] == "VALIDATION_ERROR"
+    assert stub.calls == []
+
+
+def test_other_orgs_private_app_is_404(stub, other_client, app):
+    assert other_client.post(_url(app), {"action": "x"}, format="json").status_code == 404
+    assert other_client.get(f"/api/agent-apps/{app.id}/runtime").status_code == 404
+    assert stub.calls == []
+
+
+def test_public_app_is_billed_to_the_caller(stub, other_client, other_org, org):
+    public = AgentAppFactory(organization=org, is_public=True)
+    owner_before = Organization.objects.get(pk=org.pk).credits
+    response = other_client.post(_url(public), {"action": "x"}, format="json")
+    assert response.status_code == 200
+    assert Organization.objects.get(pk=org.pk).credits == owner_before
+    assert UsageEvent.objects.for_org(other_org).filter(type="invocation").count() == 1
+    assert CreditTransaction.objects.for_org(other_org).filter(type="usage").count() == 1
+
+
+def test_anonymous_is_401(anon_client, app):
+    assert anon_client.post(_url(app), {"action": "x"}, format="json").status_code == 401
+    assert anon_client.get(f"/api/agent-apps/{app.id}/runtime").status_code == 401
+
+
+def test_runtime_read_without_a_runtime_is_stopped(owner_client, app, settings):
+    settings.PIXELL_RUNTIME_URL = None
+    response = owner_client.get(f"/api/agent-apps/{app.id}/runtime")
+    assert response.status_code == 200
+    assert response.json() == {
+        "runtime": {
+            "status": "stopped",
+            "version": None,
+            "deployment_id": None,
+            "started_at": None,
+            "log_tail": [],
+        }
+    }
+
+
+def test_usage_metrics_count_invocations(stub, owner_client, app):
+    for _ in range(2):
+        owner_client.post(_url(app), {"action": "x"}, format="json")
+    metrics = owner_client.get("/api/usage/metrics").json()
+    assert metrics["invocations"] == 2
