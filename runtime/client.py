@@ -56,13 +56,18 @@ def _request(method: str, path: str, **kwargs) -> requests.Response:
     if not settings.PIXELL_RUNTIME_URL or not settings.PIXELL_RUNTIME_SECRET:
         raise RuntimeUnavailable("no runtime is configured")
     url = settings.PIXELL_RUNTIME_URL.rstrip("/") + path
-    headers = {"Authorization": f"Bearer {settings.PIXELL_RUNTIME_SECRET}", **kwargs.pop("headers", {})}
+    headers = {
+        "Authorization": f"Bearer {settings.PIXELL_RUNTIME_SECRET}",
+        **kwargs.pop("headers", {}),
+    }
     try:
         return _session().request(method, url, headers=headers, **kwargs)
     except requests.Timeout:
         raise
     except requests.RequestException as exc:
-        raise RuntimeUnavailable(f"the runtime could not be reached ({type(exc).__name__})") from None
+        raise RuntimeUnavailable(
+            f"the runtime could not be reached ({type(exc).__name__})"
+        ) from None
 
 
 def app_status(app_id) -> dict:

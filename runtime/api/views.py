@@ -17,7 +17,8 @@ _TIMEOUT = OpenApiResponse(
     description="The agent answered later than PIXELL_INVOCATION_TIMEOUT_SECONDS (INVOCATION_TIMEOUT)",
 )
 _UNAVAILABLE = OpenApiResponse(
-    ErrorEnvelopeSerializer, description="The agent runtime could not be reached (RUNTIME_UNAVAILABLE)"
+    ErrorEnvelopeSerializer,
+    description="The agent runtime could not be reached (RUNTIME_UNAVAILABLE)",
 )
 
 

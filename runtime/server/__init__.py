@@ -23,6 +23,7 @@ def build(*, port: int, secret: str, data_dir: Path, limits: Limits, venvs_dir: 
 
 def serve(server: RuntimeServer) -> None:
     """Bring back the running versions, then serve until SIGTERM/SIGINT, then stop every agent."""
+
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()
 

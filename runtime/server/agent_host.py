@@ -26,7 +26,6 @@ The entrypoint is imported *before* the port is opened: a version whose module c
 answers, exits non-zero, and its traceback is the last lines of its output.
 """
 
-
 import argparse
 import asyncio
 import importlib
@@ -145,11 +144,13 @@ def main(argv: list[str] | None = None) -> None:
     handler = _load(args.entrypoint)
     agent = {"name": args.name, "version": args.version, "entrypoint": args.entrypoint}
     try:
-        import uvicorn  # noqa: F401
+        import uvicorn
         from fastapi import FastAPI  # noqa: F401
     except ImportError:
         if args.rest:
-            raise SystemExit("the manifest's rest entry needs fastapi and uvicorn in requirements.txt")
+            raise SystemExit(
+                "the manifest's rest entry needs fastapi and uvicorn in requirements.txt"
+            ) from None
         print(f"agent host (stdlib) on 127.0.0.1:{args.port}", flush=True)
         _serve_stdlib(handler, agent, args.port, args.ui)
         return

@@ -22,7 +22,6 @@ import threading
 import time
 import urllib.request
 import zipfile
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -277,14 +276,19 @@ class Agent:
             "--entrypoint", str(manifest.get("entrypoint") or ""),
             "--name", str(manifest.get("name") or ""), "--version", self.version,
         ]  # fmt: skip
-        rest = (manifest.get("rest") or {}).get("entry") if isinstance(manifest.get("rest"), dict) else None
-        ui = (manifest.get("ui") or {}).get("path") if isinstance(manifest.get("ui"), dict) else None
+        rest = (
+            (manifest.get("rest") or {}).get("entry")
+            if isinstance(manifest.get("rest"), dict)
+            else None
+        )
+        ui = (
+            (manifest.get("ui") or {}).get("path") if isinstance(manifest.get("ui"), dict) else None
+        )
         if rest:
             command += ["--rest", str(rest)]
         if ui:
             command += ["--ui", str(ui)]
-        log = open(self.log_path, "ab")
-        try:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 command,
                 cwd=self.directory,
@@ -295,8 +299,6 @@ class Agent:
                 preexec_fn=_limiter(limits),
                 start_new_session=True,  # its own group: stopping it stops whatever it started
             )
-        finally:
-            log.close()
         self.pid = self.process.pid
         self._await_ready(limits.start_timeout_s)
 

@@ -116,9 +116,7 @@ class Supervisor:
             expected = str(payload.get("packageSha256") or "").lower()
             if expected and digest != expected:
                 raise AgentStartError(f"package sha256 is {digest}, expected {expected}")
-            manifest = agents.unpack(
-                archive, directory, max_bytes=self.limits.max_package_bytes
-            )
+            manifest = agents.unpack(archive, directory, max_bytes=self.limits.max_package_bytes)
         finally:
             archive.unlink(missing_ok=True)
         if not manifest.get("entrypoint"):
@@ -147,7 +145,9 @@ class Supervisor:
             started_at=_now(),
         )
         agent.log_path.unlink(missing_ok=True)
-        agent.start(manifest=run["manifest"], venv=Path(run["venv"]), env=run["env"], limits=self.limits)
+        agent.start(
+            manifest=run["manifest"], venv=Path(run["venv"]), env=run["env"], limits=self.limits
+        )
         return agent
 
     def _record(self, deployment_id: str, status: str, reason: str | None, tail: list[str]) -> None:
@@ -200,7 +200,9 @@ class Supervisor:
             "log_tail": [],
         }
 
-    def invoke(self, app_id: str, body: bytes, *, timeout: float) -> tuple[int, bytes, Agent | None]:
+    def invoke(
+        self, app_id: str, body: bytes, *, timeout: float
+    ) -> tuple[int, bytes, Agent | None]:
         """Forward one invocation to the app's running agent.
 
         Returns (status, body, agent): 200 with the agent's answer; 409 nothing runs; 504 no answer

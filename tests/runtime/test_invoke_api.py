@@ -73,7 +73,9 @@ def test_402_before_running_anything(stub, owner_client, app, org):
     response = owner_client.post(_url(app), {"action": "x"}, format="json")
     assert response.status_code == 402
     body = response.json()
-    assert body["code"] == "INSUFFICIENT_CREDITS" and body["required"] == 1 and body["available"] == 0
+    assert (
+        body["code"] == "INSUFFICIENT_CREDITS" and body["required"] == 1 and body["available"] == 0
+    )
     assert stub.calls == []
 
 

@@ -25,7 +25,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, port=None, **options):
         if not settings.PIXELL_LOCAL_RUNTIME:
-            self.stdout.write("PIXELL_LOCAL_RUNTIME is not true: the local agent runtime stays off.")
+            self.stdout.write(
+                "PIXELL_LOCAL_RUNTIME is not true: the local agent runtime stays off."
+            )
             self.stdout.flush()
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
             signal.sigwait({signal.SIGTERM, signal.SIGINT})
