@@ -29,7 +29,7 @@ class RuntimeUnavailable(Exception):
 
 
 class NotRunning(Exception):
-    pass
+    """No version runs: none deployed, or no runtime configured at all."""
 
 
 class InvocationTimedOut(Exception):
@@ -83,6 +83,8 @@ def app_status(app_id) -> dict:
 
 
 def invoke(app_id, body: bytes, *, timeout: float) -> AgentAnswer:
+    if not settings.PIXELL_RUNTIME_URL:
+        raise NotRunning()
     try:
         response = _request(
             "POST",

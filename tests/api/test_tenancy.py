@@ -109,6 +109,8 @@ OBJECT_MAKERS = {
     "api/agent-apps/<str:app_id>/secrets": _make_app,
     "api/agent-apps/<str:app_id>/secrets/<str:key>": _make_secret,
     "api/agent-apps/<str:app_id>/deployments": _make_app,
+    "api/agent-apps/<str:app_id>/invoke": _make_app,
+    "api/agent-apps/<str:app_id>/runtime": _make_app,
     "api/agent-apps/<str:app_id>/webhooks": _make_app,
     "api/agent-apps/<str:app_id>/webhooks/<str:webhook_id>": _make_webhook,
     "api/agent-apps/<str:app_id>/webhooks/<str:webhook_id>/deliveries": _make_webhook,

@@ -89,7 +89,15 @@ def test_not_running_is_409_and_uncharged(stub, owner_client, app, org):
 def test_no_runtime_configured_is_409(owner_client, app, settings):
     settings.PIXELL_RUNTIME_URL = None
     response = owner_client.post(_url(app), {"action": "x"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "NOT_RUNNING"
+
+
+def test_unreachable_runtime_is_503(owner_client, app, settings, org):
+    settings.PIXELL_RUNTIME_URL = "http://127.0.0.1:9"  # discard port: nothing listens
+    settings.PIXELL_RUNTIME_SECRET = "x" * 32
+    response = owner_client.post(_url(app), {"action": "x"}, format="json")
     assert response.status_code == 503 and response.json()["code"] == "RUNTIME_UNAVAILABLE"
+    assert not UsageEvent.objects.for_org(org).filter(type="invocation").exists()
 
 
 def test_timeout_is_504_and_uncharged(stub, owner_client, app, org, settings):
