@@ -36,6 +36,12 @@ def app_url(app) -> str:
     return f"/dashboard/apps/{app.pk}/"
 
 
+# Higher apps add panels to the app page without agentapps knowing them (the local runtime's
+# panel): callables ``(request=, tenancy=, app=) -> dict`` merged into the page's context,
+# appended in the higher app's AppConfig.ready().
+APP_PAGE_EXTENSIONS: list = []
+
+
 def _own_app(tenancy, app_id):
     """The organization's own app. A public app of another organization is readable through the
     API, but it is not one of this organization's pages: here it is as absent as a private one."""
@@ -108,6 +114,8 @@ def _app_detail(request, tenancy, app, *, form_errors=None, status=200, **extra)
         "form_errors": form_errors or {},
         **extra,
     }
+    for extend in APP_PAGE_EXTENSIONS:
+        context.update(extend(request=request, tenancy=tenancy, app=app))
     return dashboard_render(request, "agentapps/app_detail.html", context, status=status)
 
 

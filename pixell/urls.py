@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("deployments.urls")),
     path("", include("billing.urls")),
     path("", include("usage.urls")),
+    path("", include("runtime.urls")),
 ]
 
 handler400 = "pixell.api.exceptions.handler400"

@@ -267,6 +267,9 @@ class Supervisor:
                 logger.warning("could not bring back app %s: %s", app_id, exc)
                 continue
             with self.lock:
+                if app_id in self.agents:  # a deploy finished while we restored: it wins
+                    agent.stop()
+                    continue
                 self.agents[app_id] = agent
                 self.deployments[agent.deployment_id] = {
                     "status": "healthy",

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from runtime import views
+
+urlpatterns = [
+    path("dashboard/apps/<str:app_id>/try/", views.app_try, name="dashboard-app-try"),
+]
