@@ -33,6 +33,7 @@ _PAYLOAD_STRINGS = ("deploymentId", "agentAppId", "version", "packageUrl")
 class RuntimeServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 refuses connections under a burst of invocations
 
     def __init__(self, address, *, supervisor: Supervisor, secret: str):
         if not secret or len(secret) < 16:

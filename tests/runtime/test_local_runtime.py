@@ -107,6 +107,13 @@ def test_deploy_invoke_replace_and_a_broken_version(journey, agents, settings):
         "VIRTUAL_ENV", "PYTHONUNBUFFERED", "LC_CTYPE",
     }  # fmt: skip
 
+    # The template's `rest` entry is mounted and its `ui` folder served by the agent host.
+    port = journey.runtime.supervisor.agents[str(journey.app.id)].port
+    assert requests.get(f"http://127.0.0.1:{port}/api/hello", timeout=5).json() == {
+        "message": "Hello from REST"
+    }
+    assert requests.get(f"http://127.0.0.1:{port}/ui/", timeout=5).status_code == 200
+
     # 3. The agent's own error is a charged 200.
     before = journey.credits()
     failed = journey.invoke("fail").json()["invocation"]
