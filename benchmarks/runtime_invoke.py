@@ -141,6 +141,7 @@ def main() -> int:
     try:
         setup_django(env)
         import requests
+        from django.conf import settings
 
         from accounts.models import User
         from agentapps.services import agent_app_create
@@ -159,8 +160,9 @@ def main() -> int:
         files, package_url = serve_file(package)
         secret = secrets.token_urlsafe(32)
         runtime = build(
-            port=0, secret=secret, data_dir=work / "runtime", venvs_dir=VENVS, limits=Limits()
-        )
+            port=0, secret=secret, data_dir=work / "runtime", venvs_dir=VENVS, limits=Limits(),
+            installer_env=settings.PIXELL_RUNTIME_INSTALLER_ENV,
+        )  # fmt: skip
         threading.Thread(target=runtime.serve_forever, daemon=True).start()
         runtime_url = f"http://127.0.0.1:{runtime.server_address[1]}"
 
@@ -168,7 +170,12 @@ def main() -> int:
         unpacked = work / "unpacked"
         unpacked.mkdir()
         manifest = unpack(package, unpacked, max_bytes=100 * 1024 * 1024)
-        venv = ensure_venv(unpacked, VENVS, work / "runtime" / "uv-cache")
+        venv = ensure_venv(
+            unpacked,
+            VENVS,
+            work / "runtime" / "uv-cache",
+            installer_env=settings.PIXELL_RUNTIME_INSTALLER_ENV,
+        )
 
         payload = {
             "agentAppId": str(app.id), "orgId": str(org.id), "version": "0.1.0",

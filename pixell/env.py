@@ -90,3 +90,13 @@ def get_networks(name: str) -> tuple:
                 f"{name} must be comma-separated IP addresses or CIDR networks; {item!r} is not one"
             ) from exc
     return tuple(networks)
+
+
+def passthrough(names: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> dict[str, str]:
+    """The machine's own variables a child tool needs as they are (certificates, proxies), not
+    settings of ours: the local runtime hands them to its package installer and nothing else."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key in names or (prefixes and key.startswith(prefixes))
+    }

@@ -298,6 +298,12 @@ PIXELL_RUNTIME_AGENT_START_TIMEOUT_SECONDS = env.get_int(
 )
 # Agent virtualenvs, one per distinct requirements.txt (default: PIXELL_DATA_DIR/runtime/venvs).
 PIXELL_RUNTIME_VENV_DIR = env.get_str("PIXELL_RUNTIME_VENV_DIR")
+# What uv needs from the machine to reach a package index (not the platform's settings or secrets).
+PIXELL_RUNTIME_INSTALLER_ENV = env.passthrough(
+    ("PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+     "http_proxy", "https_proxy", "all_proxy", "no_proxy"),
+    prefixes=("UV_",),
+)  # fmt: skip
 PIXELL_INVOCATION_TIMEOUT_SECONDS = env.get_int("PIXELL_INVOCATION_TIMEOUT_SECONDS", 30)
 PIXELL_INVOCATION_CREDITS = env.get_int("PIXELL_INVOCATION_CREDITS", 1)
 

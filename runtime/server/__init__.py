@@ -15,9 +15,19 @@ from runtime.server.supervisor import Supervisor
 logger = logging.getLogger("pixell.runtime")
 
 
-def build(*, port: int, secret: str, data_dir: Path, limits: Limits, venvs_dir: Path | None = None):
+def build(
+    *,
+    port: int,
+    secret: str,
+    data_dir: Path,
+    limits: Limits,
+    venvs_dir: Path | None = None,
+    installer_env: dict[str, str] | None = None,
+):
     """A bound server (not yet serving) on 127.0.0.1 only: it runs uploaded code."""
-    supervisor = Supervisor(data_dir=data_dir, limits=limits, venvs_dir=venvs_dir)
+    supervisor = Supervisor(
+        data_dir=data_dir, limits=limits, venvs_dir=venvs_dir, installer_env=installer_env
+    )
     return RuntimeServer(("127.0.0.1", port), supervisor=supervisor, secret=secret)
 
 

@@ -114,22 +114,13 @@ def _uv() -> str:
         return found
 
 
-_INSTALLER_PASSTHROUGH = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-                          "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy")  # fmt: skip
+def ensure_venv(
+    package_dir: Path, venvs_dir: Path, cache_dir: Path, *, installer_env: dict[str, str]
+) -> Path:
+    """The venv for this package's requirements, built once (under a lock) and reused after.
 
-
-def installer_environment() -> dict[str, str]:
-    """What uv needs from the machine to reach an index (certificates, proxies, its own UV_*
-    settings) and nothing else of the platform's environment: package builds run code too."""
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if key in _INSTALLER_PASSTHROUGH or key.startswith("UV_")
-    }
-
-
-def ensure_venv(package_dir: Path, venvs_dir: Path, cache_dir: Path) -> Path:
-    """The venv for this package's requirements, built once (under a lock) and reused after."""
+    ``installer_env``: what uv needs from the machine (certificates, proxies, UV_*), nothing else
+    of the platform's environment: package builds run code too."""
     key = requirements_key(package_dir)
     venv = venvs_dir / key
     ready = venv / ".pixell-ready"
@@ -142,8 +133,8 @@ def ensure_venv(package_dir: Path, venvs_dir: Path, cache_dir: Path) -> Path:
             return venv
         shutil.rmtree(venv, ignore_errors=True)  # a half-built one (killed runtime) starts over
         env = {
-            **installer_environment(),
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            **installer_env,
             "HOME": str(cache_dir),
             "UV_CACHE_DIR": str(cache_dir),
             "UV_NO_PROGRESS": "1",

@@ -34,13 +34,21 @@ def _now() -> str:
 
 
 class Supervisor:
-    def __init__(self, *, data_dir: Path, limits: Limits, venvs_dir: Path | None = None):
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        limits: Limits,
+        venvs_dir: Path | None = None,
+        installer_env: dict[str, str] | None = None,
+    ):
         self.data_dir = Path(data_dir)
         self.apps_dir = self.data_dir / "apps"
         self.venvs_dir = Path(venvs_dir) if venvs_dir else self.data_dir / "venvs"
         self.cache_dir = self.data_dir / "uv-cache"
         self.state_path = self.data_dir / "state.json"
         self.limits = limits
+        self.installer_env = dict(installer_env or {})
         self.lock = threading.RLock()
         self.agents: dict[str, Agent] = {}
         self.deployments: dict[str, dict] = {}
@@ -121,7 +129,9 @@ class Supervisor:
             archive.unlink(missing_ok=True)
         if not manifest.get("entrypoint"):
             raise AgentStartError("the manifest has no entrypoint to run")
-        venv = agents.ensure_venv(directory, self.venvs_dir, self.cache_dir)
+        venv = agents.ensure_venv(
+            directory, self.venvs_dir, self.cache_dir, installer_env=self.installer_env
+        )
         env = agents.agent_environment(directory, payload.get("environment") or {}, venv)
         env_path = directory.parent / f"{directory.name}.run.json"
         fd = os.open(env_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -284,10 +294,14 @@ class Supervisor:
             self._save()
 
     def shutdown(self) -> None:
+        """Stop every agent, all at once: the supervisor that stops us waits only so long."""
         with self.lock:
             running = list(self.agents.values())
-        for agent in running:
-            agent.stop(grace_s=3)
+        stoppers = [threading.Thread(target=a.stop, kwargs={"grace_s": 3}) for a in running]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
 
 
 def _kill_stale(pid) -> None:

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from runtime.server import build
 from runtime.server.agents import Limits
@@ -34,6 +35,7 @@ def local_runtime():
         data_dir=data_dir,
         venvs_dir=VENVS,
         limits=Limits(memory_mb=1024, start_timeout_s=60),
+        installer_env=settings.PIXELL_RUNTIME_INSTALLER_ENV,
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -46,6 +46,7 @@ class Command(BaseCommand):
             if settings.PIXELL_RUNTIME_VENV_DIR
             else None,
             limits=runtime_limits(),
+            installer_env=settings.PIXELL_RUNTIME_INSTALLER_ENV,
         )
         serve(server)
 
