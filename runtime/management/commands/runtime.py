@@ -1,8 +1,8 @@
-"""``manage.py runtime``: the local agent runtime process (the Procfile's fourth line).
+"""``manage.py runtime``: the local agent runtime process (the Procfile's ``runtime`` line).
 
 It runs uploaded code, so it starts only with PIXELL_LOCAL_RUNTIME=true (``make run`` sets it); and
-it listens on 127.0.0.1 only. Disabled, it idles instead of exiting, because honcho stops every
-process of the Procfile when one of them ends.
+it listens on 127.0.0.1 only. Disabled, it idles instead of exiting, so a supervisor that restarts
+exited processes (pixell/supervise.py) does not restart it in a loop.
 """
 
 import logging
