@@ -20,12 +20,13 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
 from accounts import tokens
+from accounts.errors import EmailNotVerified
 from accounts.mail_quota import account_mail_allowed
 from accounts.models import TokenRevocation, User
 from accounts.selectors import user_get_by_email
 from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
 from organizations.services import organization_create
-from pixell.api.exceptions import AuthenticationFailed, Conflict, EmailNotVerified, ValidationError
+from pixell.errors import AuthenticationFailed, Conflict, ValidationError
 
 
 def _password_check(*, password: str, user: User) -> None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.models import LoginFailure
-from pixell.api.exceptions import RateLimited
+from pixell.errors import RateLimited
 
 
 def _buckets(*, email: str, address: str) -> list[str]:

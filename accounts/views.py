@@ -18,18 +18,13 @@ from accounts.api.serializers import (
     SignupInputSerializer,
 )
 from accounts.api.views import _clear_auth_cookies
+from accounts.errors import EmailNotVerified
 from pixell.api import ratelimit
 from pixell.api.authentication import identify
 from pixell.api.client import client_address
-from pixell.api.exceptions import (
-    AuthenticationFailed,
-    EmailNotVerified,
-    PixellError,
-    RateLimited,
-    ValidationError,
-)
 from pixell.api.tenancy import dashboard_user
 from pixell.api.viewsets import form_error, parse_form
+from pixell.errors import AuthenticationFailed, PixellError, RateLimited, ValidationError
 
 
 @never_cache

@@ -1,12 +1,6 @@
-"""Agent-app errors on top of the shared envelope (pixell.api.exceptions)."""
+"""Agent-app errors on the Django-free base (pixell/errors.py); the API maps them to the envelope."""
 
-from pixell.api.exceptions import (
-    Conflict,
-    NotFound,
-    PackageValidationFailed,
-    PermissionDenied,
-    VersionExists,
-)
+from pixell.errors import Conflict, NotFound, PermissionDenied, PixellError
 
 __all__ = [
     "AppBeingDeployed",
@@ -22,6 +16,18 @@ __all__ = [
 
 SIGNATURE_INVALID = "Invalid package signature"
 SIGNATURE_REQUIRED = "Package signature required"
+
+
+class VersionExists(PixellError):
+    status_code = 409
+    code = "VERSION_EXISTS"
+    default_message = "Version already exists"
+
+
+class PackageValidationFailed(PixellError):
+    status_code = 400
+    code = "PACKAGE_VALIDATION_FAILED"
+    default_message = "Package validation failed"
 
 
 class AppNotFound(NotFound):

@@ -15,7 +15,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from agentapps.crypto import secret_decrypt
 from agentapps.errors import AppNotFound, PublicAppReadOnly
 from agentapps.models import AgentApp, AppSecret, Package, PackageStatus, SigningKey
-from pixell.api.exceptions import NotFound
+from pixell.errors import NotFound
 
 
 def _uuid(value) -> uuid.UUID | None:

@@ -45,7 +45,7 @@ from agentapps.models import AgentApp, AppSecret, Package, PackageStatus, Signin
 
 # app_secrets_get is re-exported: the deployments pipeline reads the runtime's environment here.
 from agentapps.selectors import app_secrets_get, package_get_live_version, signing_public_keys
-from pixell.api.exceptions import NotFound, ValidationError
+from pixell.errors import NotFound, ValidationError
 from usage.models import UsageEventType
 from usage.services import usage_event_record
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import InMemoryUploadedFile, TemporaryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 
-from pixell.api.exceptions import PackageValidationFailed
+from agentapps.errors import PackageValidationFailed
 
 # Signature files are 64 bytes (or ~90 as base64); anything else attached is not ours to store.
 OTHER_FILE_LIMIT = 64 * 1024

@@ -14,14 +14,15 @@ from agentapps import selectors, services
 from agentapps.api.serializers import AppCreateInputSerializer, PackageFormSerializer
 from agentapps.errors import AppNotFound, PublicAppReadOnly
 from agentapps.uploads import install_package_upload_handlers, raise_if_upload_too_large
+from billing.errors import InsufficientCredits
 from deployments import selectors as deployment_selectors
 from deployments import services as deployment_services
 from deployments.api.serializers import DeployInputSerializer, WebhookInputSerializer
 from deployments.models import WebhookEvent
 from deployments.views import deployment_url
 from organizations.models import Role
-from pixell.api.exceptions import InsufficientCredits, PixellError, ValidationError
 from pixell.api.viewsets import dashboard_render, dashboard_view, form_error, parse_form
+from pixell.errors import PixellError, ValidationError
 
 RECENT_DEPLOYMENTS = 10
 PACKAGES_SHOWN = 50

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
+from billing.errors import InsufficientCredits
 from billing.models import (
     CheckoutSession,
     CreditAdjustment,
@@ -11,7 +12,6 @@ from billing.models import (
 )
 from billing.services import credits_apply
 from pixell.admin_readonly import ReadOnlyModelAdmin
-from pixell.api.exceptions import InsufficientCredits
 
 
 @admin.register(CreditTransaction)

@@ -1,6 +1,19 @@
 """Billing errors (the envelope's codes are CONTRACT §9's; these only add statuses and messages)."""
 
-from pixell.api.exceptions import PixellError
+from pixell.errors import PixellError
+
+
+class InsufficientCredits(PixellError):
+    status_code = 402
+    code = "INSUFFICIENT_CREDITS"
+    default_message = "Insufficient credits"
+
+    def __init__(self, *, required: int, available: int, message: str | None = None):
+        super().__init__(
+            message,
+            details={"required": required, "available": available},
+            extra={"required": required, "available": available},
+        )
 
 
 class BillingNotConfigured(PixellError):

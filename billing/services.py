@@ -18,6 +18,7 @@ from billing.errors import (
     BillingNotConfigured,
     CheckoutInvalid,
     CheckoutOrganizationUnknown,
+    InsufficientCredits,
     PaymentProviderError,
 )
 from billing.models import (
@@ -30,9 +31,9 @@ from billing.models import (
     TransactionType,
 )
 from organizations.models import Membership, Organization
+from organizations.selectors import memberships_of
 from organizations.versions import organization_changed
-from pixell.api.exceptions import Conflict, InsufficientCredits, NotFound
-from pixell.api.tenancy import memberships_of
+from pixell.errors import Conflict, NotFound
 from usage.models import UsageEvent, UsageEventType
 from usage.services import usage_event_record
 

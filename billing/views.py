@@ -12,10 +12,10 @@ from django.views.decorators.http import require_http_methods
 from billing import selectors, services
 from billing.api.serializers import TopupInputSerializer
 from organizations.models import Role
-from pixell.api.exceptions import PixellError
 from pixell.api.pagination import paginate
 from pixell.api.tenancy import dashboard_user
 from pixell.api.viewsets import dashboard_render, dashboard_view, form_error, parse_form
+from pixell.errors import PixellError
 
 HISTORY_PAGE = 25
 

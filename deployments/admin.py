@@ -14,7 +14,7 @@ from deployments.models import (
     WebhookDelivery,
     WebhookDeliveryAttempt,
 )
-from pixell.api.exceptions import PixellError
+from pixell.errors import PixellError
 
 
 class ReadOnlyInline(admin.TabularInline):

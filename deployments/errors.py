@@ -1,6 +1,6 @@
-"""Domain errors of deployments and webhooks, on top of the one envelope (pixell.api.exceptions)."""
+"""Domain errors of deployments and webhooks, on the Django-free base (pixell/errors.py)."""
 
-from pixell.api.exceptions import Conflict, ValidationError
+from pixell.errors import Conflict, ValidationError
 
 
 class DeploymentNotCancellable(Conflict):

@@ -16,8 +16,8 @@ from deployments.models import (
     Webhook,
     WebhookDelivery,
 )
-from pixell.api.exceptions import NotFound
 from pixell.api.pagination import paginate
+from pixell.errors import NotFound
 
 DEFAULT_ESTIMATED_DURATION_SECONDS = 120
 

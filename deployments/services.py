@@ -42,7 +42,7 @@ from deployments.models import (
 from deployments.pipeline import ENVIRONMENT_PURPOSE
 from deployments.presenters import deployment_accepted_body
 from deployments.selectors import estimated_duration_seconds
-from pixell.api.exceptions import ValidationError
+from pixell.errors import ValidationError
 
 MIB = 1024 * 1024
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -288,7 +288,7 @@ def deployment_dry_run(
 ) -> dict:
     """Validate and quote: ``{"valid", "cost", "warnings", "errors"}``; stores and charges nothing."""
     from agentapps import services as packages
-    from pixell.api.exceptions import VersionExists
+    from agentapps.errors import VersionExists
 
     result = packages.package_validate_only(
         organization=organization,

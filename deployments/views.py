@@ -10,8 +10,8 @@ from deployments import selectors as deployment_selectors
 from deployments import services as deployment_services
 from deployments.models import STEP_NAMES, DeploymentStatus
 from deployments.presenters import current_step_name
-from pixell.api.exceptions import PixellError
 from pixell.api.viewsets import dashboard_render, dashboard_view
+from pixell.errors import PixellError
 
 DEPLOYMENTS_PAGE = 25
 # A queued or running deployment's page reloads itself this often (seconds): no JavaScript needed.

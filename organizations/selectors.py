@@ -5,12 +5,12 @@ import functools
 import uuid
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from organizations.keys import token_hash
 from organizations.models import ApiKey, Invitation, Membership, Organization
-from pixell.api.exceptions import NotFound
+from pixell.errors import NotFound
 
 
 def uuid_or_none(value) -> uuid.UUID | None:
@@ -18,6 +18,15 @@ def uuid_or_none(value) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def memberships_of(user):
+    """A user's memberships, the current one first."""
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organization")
+        .order_by(F("chosen_at").desc(nulls_last=True), "created_at", "id")
+    )
 
 
 def organization_memberships_of_user(*, user):

@@ -16,10 +16,10 @@ from billing.models import TransactionType
 from billing.services import credits_apply
 from organizations.keys import api_key_generate, api_key_hash, api_key_preview, token_hash
 from organizations.models import ApiKey, Invitation, Membership, Organization, Role
+from organizations.roles import check_role
 from organizations.selectors import invitation_get_by_token, invitation_pending_q, uuid_or_none
 from organizations.versions import organization_changed
-from pixell.api.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
-from pixell.api.permissions import check_role
+from pixell.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from usage.models import UsageEventType
 from usage.services import usage_event_record
 

@@ -27,10 +27,10 @@ from organizations.api.serializers import (
     OrganizationUpdateInputSerializer,
 )
 from organizations.models import Role
-from pixell.api.exceptions import PixellError, ValidationError
 from pixell.api.pagination import paginate
 from pixell.api.tenancy import dashboard_user
 from pixell.api.viewsets import dashboard_render, dashboard_view, form_error, parse_form
+from pixell.errors import PixellError, ValidationError
 from usage.selectors import usage_activity_queryset
 
 OVERVIEW_DEPLOYMENTS = 5

@@ -10,9 +10,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from organizations.models import Role
-from pixell.api.exceptions import PixellError, ValidationError
 from pixell.api.pagination import paginate
 from pixell.api.viewsets import dashboard_render, dashboard_view, form_error, parse_form
+from pixell.errors import PixellError, ValidationError
 from usage import selectors, services
 from usage.api.serializers import ExportInputSerializer
 from usage.api.views import MAX_DAYS

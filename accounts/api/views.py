@@ -11,10 +11,10 @@ from accounts import services
 from accounts.api import serializers as s
 from pixell.api.authentication import identify, refuse_foreign_origin
 from pixell.api.client import client_address
-from pixell.api.exceptions import AuthenticationFailed, NotFound
 from pixell.api.schema import errors
 from pixell.api.tenancy import resolve_tenancy
 from pixell.api.viewsets import AuthenticatedAPIView
+from pixell.errors import AuthenticationFailed, NotFound
 
 REFRESH_COOKIE_NAME = "pixell-refresh-token"
 # The refresh cookie is sent only to the endpoints that use it, never with ordinary API calls.

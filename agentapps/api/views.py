@@ -13,10 +13,10 @@ from agentapps.api import serializers as s
 from agentapps.errors import DownloadLinkInvalid
 from agentapps.uploads import install_package_upload_handlers
 from organizations.models import Role
-from pixell.api.exceptions import NotFound
 from pixell.api.pagination import paginate, parse_limit
 from pixell.api.schema import MessageSerializer, errors
 from pixell.api.viewsets import OrgScopedAPIView
+from pixell.errors import NotFound
 
 _ADMIN_WRITES = {"POST": Role.ADMIN, "PUT": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
 

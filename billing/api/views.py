@@ -13,10 +13,11 @@ from rest_framework.views import APIView
 from billing import selectors, services
 from billing.api import serializers as s
 from organizations.models import Role
-from pixell.api.exceptions import ValidationError, json_error
+from pixell.api.exceptions import json_error
 from pixell.api.pagination import paginate, parse_limit
 from pixell.api.schema import errors
 from pixell.api.viewsets import OrgScopedAPIView
+from pixell.errors import ValidationError
 
 logger = logging.getLogger(__name__)
 

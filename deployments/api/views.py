@@ -18,10 +18,10 @@ from deployments import delivery, queue, selectors, services
 from deployments.api import serializers as s
 from deployments.presenters import delivery_body, deployment_body, iso, webhook_body
 from organizations.models import Role
-from pixell.api.exceptions import AuthenticationFailed, ValidationError
 from pixell.api.pagination import parse_limit
 from pixell.api.schema import MessageSerializer, errors
 from pixell.api.viewsets import OrgScopedAPIView
+from pixell.errors import AuthenticationFailed, ValidationError
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255

@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from organizations import selectors, services
 from organizations.api import serializers as s
 from organizations.models import Role
-from pixell.api.exceptions import NotFound
 from pixell.api.schema import errors
 from pixell.api.tenancy import resolve_tenancy
 from pixell.api.viewsets import AuthenticatedAPIView, OrgScopedAPIView
+from pixell.errors import NotFound
 
 
 def _parse(serializer_class, request):

@@ -29,7 +29,7 @@ from organizations.selectors import (
     api_key_snapshot_with,
 )
 from organizations.versions import organization_version, organization_version_key
-from pixell.api.exceptions import AuthenticationFailed, PermissionDenied
+from pixell.errors import AuthenticationFailed, PermissionDenied
 
 # last_used_at is refreshed at most this often, so an API key costs no write per request.
 LAST_USED_GRANULARITY = timedelta(seconds=60)

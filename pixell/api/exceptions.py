@@ -1,8 +1,8 @@
 """The one error envelope (CONTRACT §9): ``{"error", "code", "details"}`` for every 4xx and 5xx.
 
-Domain code raises ``PixellError`` subclasses (each app's ``errors.py`` defines its own on top of
-these); DRF's exceptions and Django's 404/405/500 are mapped here. Only bugs become 500s, and a 500
-never shows a traceback.
+Domain code raises ``PixellError`` subclasses (``pixell/errors.py``; each app's ``errors.py`` defines
+its own on top of them), mapped here by their status and code; so are DRF's exceptions and Django's
+404/405/500. Only bugs become 500s, and a 500 never shows a traceback.
 """
 
 import logging
@@ -18,96 +18,9 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from pixell.errors import NotFound, PermissionDenied, PixellError, ValidationError
+
 logger = logging.getLogger(__name__)
-
-
-class PixellError(Exception):
-    status_code = 400
-    code = "VALIDATION_ERROR"
-    default_message = "Invalid request"
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        details=None,
-        extra: dict | None = None,
-        headers: dict | None = None,
-    ):
-        self.message = message or self.default_message
-        self.details = details
-        # Extra top-level keys some seed responses carry (402's required/available).
-        self.extra = extra or {}
-        # Response headers the error needs (429's Retry-After).
-        self.headers = headers or {}
-        super().__init__(self.message)
-
-
-class ValidationError(PixellError):
-    status_code = 400
-    code = "VALIDATION_ERROR"
-    default_message = "Validation failed"
-
-
-class AuthenticationFailed(PixellError):
-    status_code = 401
-    code = "AUTHENTICATION_FAILED"
-    default_message = "Invalid API key or session"
-
-
-class PermissionDenied(PixellError):
-    status_code = 403
-    code = "PERMISSION_DENIED"
-    default_message = "You do not have permission to perform this action"
-
-
-class EmailNotVerified(PixellError):
-    status_code = 403
-    code = "EMAIL_NOT_VERIFIED"
-    default_message = "Please verify your email address before signing in"
-
-
-class NotFound(PixellError):
-    status_code = 404
-    code = "NOT_FOUND"
-    default_message = "Not found"
-
-
-class Conflict(PixellError):
-    status_code = 409
-    code = "CONFLICT"
-    default_message = "Conflict"
-
-
-class VersionExists(PixellError):
-    status_code = 409
-    code = "VERSION_EXISTS"
-    default_message = "Version already exists"
-
-
-class InsufficientCredits(PixellError):
-    status_code = 402
-    code = "INSUFFICIENT_CREDITS"
-    default_message = "Insufficient credits"
-
-    def __init__(self, *, required: int, available: int, message: str | None = None):
-        super().__init__(
-            message,
-            details={"required": required, "available": available},
-            extra={"required": required, "available": available},
-        )
-
-
-class PackageValidationFailed(PixellError):
-    status_code = 400
-    code = "PACKAGE_VALIDATION_FAILED"
-    default_message = "Package validation failed"
-
-
-class RateLimited(PixellError):
-    status_code = 429
-    code = "RATE_LIMITED"
-    default_message = "Too many requests"
 
 
 def envelope(status: int, message: str, code: str, details=None, extra: dict | None = None) -> dict:

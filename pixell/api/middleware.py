@@ -6,18 +6,44 @@ headers too (CONTRACT §9). For an API key this process has already seen, everyt
 needs from the shared cache — its rate-limit bucket, its organization's API-call counter and the
 organization's version token that confirms the remembered identity — is one round trip, and no
 database query is made to authenticate it.
+
+The count itself belongs to ``usage``, which sits above this layer: usage registers its three
+counting functions here from its ``AppConfig.ready()`` (``api_call_counting_register``), so the
+middleware keeps its one round trip without importing a domain. Until something registers, API
+calls are not counted.
 """
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.core.cache import cache
 
 from pixell.api import ratelimit
 from pixell.api.authentication import api_key_fast_path, api_key_fast_path_confirm, identify
-from pixell.api.exceptions import AuthenticationFailed, json_error
-from usage.services import api_call_count, api_call_counted, api_call_counter
+from pixell.api.exceptions import json_error
+from pixell.errors import AuthenticationFailed
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApiCallCounting:
+    # counter(organization_id=) -> ((cache key, ttl), day): the increment sent with the rate limit.
+    counter: Callable
+    # counted(organization_id=, day=, count=): told the new count of that increment.
+    counted: Callable
+    # count(organization_id=): counts one call on its own (the path without the fast path).
+    count: Callable
+
+
+_counting: ApiCallCounting | None = None
+
+
+def api_call_counting_register(counting: ApiCallCounting | None) -> None:
+    """Called by the app that owns API-call counting (usage) once, from its ``AppConfig.ready()``."""
+    global _counting
+    _counting = counting
 
 
 class ApiMiddleware:
@@ -51,22 +77,30 @@ class ApiMiddleware:
 
     def _hit_api_key(self, request, fast):
         organization_id = fast.key.organization_id
-        counter, day = api_call_counter(organization_id=organization_id)
+        counting = _counting
+        counter = day = None
+        if counting is not None:
+            counter, day = counting.counter(organization_id=organization_id)
         result = ratelimit.hit(
-            request, fast.identity, increments=[counter], reads=[fast.version_key]
+            request,
+            fast.identity,
+            increments=[counter] if counter else [],
+            reads=[fast.version_key],
         )
         if api_key_fast_path_confirm(request, fast, result["values"][0]):
-            request._pixell_api_call_counted = True
-            _safely(
-                api_call_counted,
-                organization_id=organization_id,
-                day=day,
-                count=result["counts"][0],
-            )
+            if counter:
+                request._pixell_api_call_counted = True
+                _safely(
+                    counting.counted,
+                    organization_id=organization_id,
+                    day=day,
+                    count=result["counts"][0],
+                )
         else:
             # The organization changed (or the key was rotated or deleted): the count just made was
             # for a caller not yet confirmed, so take it back, and identify from the database.
-            _safely(cache.decr, counter[0])
+            if counter:
+                _safely(cache.decr, counter[0])
             try:
                 identify(request)
             except AuthenticationFailed:
@@ -86,9 +120,9 @@ def _count_api_call(request) -> None:
     """Usage metrics' apiCalls (CONTRACT §8): requests that reached an organization route (the base
     view sets ``pixell_organization``). A cache increment, never a database write per request."""
     organization = getattr(request, "pixell_organization", None)
-    if organization is None:
+    if organization is None or _counting is None:
         return
     try:
-        api_call_count(organization_id=organization.pk)
+        _counting.count(organization_id=organization.pk)
     except Exception:  # counting must never break the response it counts
         logger.warning("Could not count an API call of %s", organization.pk, exc_info=True)

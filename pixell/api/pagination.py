@@ -9,7 +9,7 @@ from datetime import datetime
 from django.core import signing
 from django.db.models import Q
 
-from pixell.api.exceptions import ValidationError
+from pixell.errors import ValidationError
 
 _SALT = "pixell.cursor"
 

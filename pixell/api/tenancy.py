@@ -7,12 +7,11 @@ Order: the API key's organization; the ``X-Organization-Id`` header; the one las
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import F
-
 from organizations.models import Membership, Organization, Role
+from organizations.roles import check_role
+from organizations.selectors import memberships_of
 from pixell.api.authentication import Identity, identify
-from pixell.api.exceptions import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
-from pixell.api.permissions import check_role
+from pixell.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 
 HEADER = "X-Organization-Id"
 
@@ -22,15 +21,6 @@ class Tenancy:
     organization: Organization
     role: str
     membership: Membership | None
-
-
-def memberships_of(user):
-    """A user's memberships, the current one first."""
-    return (
-        Membership.objects.filter(user=user)
-        .select_related("organization")
-        .order_by(F("chosen_at").desc(nulls_last=True), "created_at", "id")
-    )
 
 
 def resolve_tenancy(request, identity: Identity) -> Tenancy:

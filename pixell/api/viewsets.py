@@ -10,15 +10,10 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.views import APIView
 
 from organizations.models import Role
+from organizations.roles import check_role
 from pixell.api.authentication import identify
-from pixell.api.exceptions import (
-    AuthenticationFailed,
-    PermissionDenied,
-    PixellError,
-    ValidationError,
-)
-from pixell.api.permissions import check_role
 from pixell.api.tenancy import dashboard_tenancy, resolve_tenancy
+from pixell.errors import AuthenticationFailed, PermissionDenied, PixellError, ValidationError
 
 
 class AuthenticatedAPIView(APIView):

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection, connections
 
 from agentapps import services
+from agentapps.errors import VersionExists
 from agentapps.models import Package
-from pixell.api.exceptions import VersionExists
 from tests.agentapps.packages import apkg_bytes, upload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -10,8 +10,8 @@ import pytest
 from django.db import transaction
 
 from agentapps import services
+from agentapps.errors import PackageValidationFailed, VersionExists
 from agentapps.models import Package, PackageStatus
-from pixell.api.exceptions import PackageValidationFailed, VersionExists
 from tests.agentapps.packages import apkg_bytes, upload
 from usage.models import UsageEvent, UsageEventType
 

@@ -2,10 +2,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from billing.errors import InsufficientCredits
 from billing.models import CreditTransaction, TransactionType
 from billing.services import credits_apply
 from organizations.models import Organization
-from pixell.api.exceptions import InsufficientCredits
 
 
 def test_signup_credits_are_a_bonus_row(org):

@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentapps.models import AgentApp
+from billing.errors import InsufficientCredits
 from billing.models import CreditTransaction, TransactionType
 from billing.selectors import ledger_drift
 from billing.services import checkout_fulfil, credits_apply, invocation_report_apply
 from organizations.models import Organization
 from organizations.services import organization_create
-from pixell.api.exceptions import InsufficientCredits
 from tests.factories import UserFactory
 from usage.models import UsageDaily, UsageEvent
 

@@ -10,10 +10,10 @@ from rest_framework.views import APIView
 
 from billing.services import invocation_report_apply
 from organizations.models import Role
-from pixell.api.exceptions import AuthenticationFailed, ValidationError
 from pixell.api.pagination import paginate, parse_limit
 from pixell.api.schema import errors
 from pixell.api.viewsets import OrgScopedAPIView
+from pixell.errors import AuthenticationFailed, ValidationError
 from usage import selectors, services
 from usage.api import serializers as s
 
