@@ -24,6 +24,7 @@ from accounts.errors import EmailNotVerified
 from accounts.mail_quota import account_mail_allowed
 from accounts.models import TokenRevocation, User
 from accounts.selectors import user_get_by_email
+from accounts.tasks import email_verification_send_task, password_reset_send_task
 from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
 from organizations.services import organization_create
 from pixell.errors import AuthenticationFailed, Conflict, ValidationError
@@ -69,8 +70,6 @@ def user_signup(*, email: str, password: str, organization_name: str | None = No
 
 
 def email_verification_send(*, user: User) -> None:
-    from accounts.tasks import email_verification_send_task
-
     transaction.on_commit(lambda: email_verification_send_task.delay(str(user.pk)))
 
 
@@ -306,8 +305,6 @@ def security_state_prune() -> int:
 
 def password_reset_request(*, email: str) -> None:
     """Emails a reset link when the account exists; answers the same either way."""
-    from accounts.tasks import password_reset_send_task
-
     user = user_get_by_email(email=email)
     if (
         user is not None

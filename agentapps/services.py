@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from agentapps import storage
 from agentapps.apkg import validate_apkg
 from agentapps.crypto import (
@@ -34,7 +35,6 @@ from agentapps.crypto import (
 from agentapps.errors import (
     SIGNATURE_INVALID,
     SIGNATURE_REQUIRED,
-    AppBeingDeployed,
     AppNameTaken,
     PackageBeingDeployed,
     PackageValidationFailed,
@@ -45,6 +45,7 @@ from agentapps.models import AgentApp, AppSecret, Package, PackageStatus, Signin
 
 # app_secrets_get is re-exported: the deployments pipeline reads the runtime's environment here.
 from agentapps.selectors import app_secrets_get, package_get_live_version, signing_public_keys
+from agentapps.signals import agent_app_deleting
 from pixell.errors import NotFound, ValidationError
 from usage.models import UsageEventType
 from usage.services import usage_event_record
@@ -76,8 +77,6 @@ __all__ = [
 
 def _user_or_none(actor):
     # API-key callers have no user; only a real User goes into a created_by/uploaded_by column.
-    from accounts.models import User
-
     return actor if isinstance(actor, User) else None
 
 
@@ -148,25 +147,13 @@ def agent_app_update(*, agent_app: AgentApp, actor, **changes) -> AgentApp:
 def agent_app_delete(*, agent_app: AgentApp, actor) -> None:
     """Delete the app with its packages, secrets and deployments; its stored files go after commit.
 
-    Its queued deployments are cancelled first, which refunds their reserved credits (the rows
-    would otherwise vanish in the cascade with the money); while one is running the app cannot be
-    deleted (409), as its worker is mid-step.
+    Announced first (``agent_app_deleting``): deployments cancels the queued deployments, which
+    refunds their reserved credits, and refuses with AppBeingDeployed (409) while one is running.
     """
-    from deployments.models import Deployment, DeploymentStatus
-    from deployments.queue import deployment_cancel_queued
-
     with transaction.atomic():
         # The app row lock keeps new deploys of this app out until we are done (deploys lock it too).
         AgentApp.all_orgs.select_for_update().filter(pk=agent_app.pk).first()
-        unfinished = Deployment.all_orgs.filter(
-            agent_app=agent_app, status__in=[DeploymentStatus.QUEUED, DeploymentStatus.PROCESSING]
-        )
-        for deployment_id, status in unfinished.values_list("id", "status"):
-            # A False cancel means a worker claimed it meanwhile: running, so refuse (and roll back).
-            if status == DeploymentStatus.PROCESSING or not deployment_cancel_queued(
-                deployment_id=deployment_id
-            ):
-                raise AppBeingDeployed()
+        agent_app_deleting.send(sender=AgentApp, agent_app=agent_app)
         names = list(Package.all_orgs.filter(agent_app=agent_app).values_list("file", flat=True))
         usage_event_record(
             organization=agent_app.organization,

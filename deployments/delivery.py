@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agentapps.services import package_download_url
 from deployments import crypto, netguard, webhook_signing
 from deployments.models import (
     PING_EVENT,
@@ -68,8 +69,6 @@ def _encode(payload: dict) -> str:
 
 
 def deployment_event_payload(*, deployment: Deployment, event: str, now: datetime) -> dict:
-    from agentapps.services import package_download_url
-
     package = deployment.package
     s3_url = None
     if package.deleted_at is None:

@@ -21,10 +21,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from agentapps.models import Package, PackageStatus
+from agentapps.apkg import validate_apkg
+from agentapps.models import AgentApp, Package, PackageStatus
+from agentapps.selectors import app_secrets_get
+from agentapps.services import package_download_url, package_file_open
 from deployments import crypto, runtime
 from deployments.models import Deployment, StepStatus
 from deployments.presenters import iso
+from deployments.progress import progress_transaction
 from usage.models import UsageEventType
 from usage.services import usage_event_record
 
@@ -65,8 +69,6 @@ def deployment_environment(deployment: Deployment) -> dict:
 
 
 def _open_package(ctx: StepContext):
-    from agentapps.services import package_file_open
-
     package = ctx.package
     if package.deleted_at is not None:
         raise StepFailed(
@@ -95,8 +97,6 @@ def _hash_stream(ctx: StepContext, handle) -> tuple[int, str]:
 
 def validate_package(ctx: StepContext):
     """Re-validate the stored bytes with the validator the upload passed (it streams the archive)."""
-    from agentapps.apkg import validate_apkg
-
     handle = _open_package(ctx)
     try:
         result = validate_apkg(
@@ -172,8 +172,6 @@ def generate_metadata(ctx: StepContext):
         "capabilities": manifest.get("capabilities") or [],
         "environment_keys": sorted(deployment_environment(deployment)),
     }
-    from deployments.queue import progress_transaction
-
     with progress_transaction():
         Deployment.all_orgs.filter(id=deployment.id).update(metadata=metadata)
     deployment.metadata = metadata
@@ -193,9 +191,6 @@ def runtime_config() -> runtime.RuntimeConfig | None:
 
 def runtime_payload(deployment: Deployment) -> dict:
     """CONTRACT §5: environment = the app's secrets overlaid by the deploy's environment."""
-    from agentapps.selectors import app_secrets_get
-    from agentapps.services import package_download_url
-
     package = deployment.package
     environment = dict(app_secrets_get(agent_app=deployment.agent_app))
     environment.update(deployment_environment(deployment))
@@ -238,8 +233,6 @@ def finalize(ctx: StepContext):
     Runs inside the runner's transaction that also completes the deployment, so either all of it
     happens or none.
     """
-    from agentapps.models import AgentApp
-
     deployment = ctx.deployment
     package = Package.all_orgs.select_for_update().get(id=deployment.package_id)
     if package.deleted_at is not None:

@@ -18,6 +18,8 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agentapps import services as packages
+from agentapps.errors import VersionExists
 from billing.models import TransactionType
 from billing.services import credits_apply
 from deployments import crypto, netguard, queue, webhook_signing
@@ -171,8 +173,6 @@ def deployment_create(
     signature: bytes | None = None,
     idempotency_key: str | None = None,
 ) -> DeployResult:
-    from agentapps import services as packages
-
     environment = environment or {}
     claim = IdempotencyClaim()
     if idempotency_key:
@@ -287,9 +287,6 @@ def deployment_dry_run(
     signature: bytes | None = None,
 ) -> dict:
     """Validate and quote: ``{"valid", "cost", "warnings", "errors"}``; stores and charges nothing."""
-    from agentapps import services as packages
-    from agentapps.errors import VersionExists
-
     result = packages.package_validate_only(
         organization=organization,
         agent_app=agent_app,
@@ -333,8 +330,6 @@ def deployment_retry(*, deployment: Deployment, actor=None) -> Deployment:
     The old package is ``failed`` (its version free again), so a fresh package row is made from the
     same stored object and a new reservation is taken; the old one was already refunded.
     """
-    from agentapps import services as packages
-
     if deployment.status not in (DeploymentStatus.FAILED, DeploymentStatus.CANCELLED):
         raise DeploymentNotRetryable(
             f"Deployment is {deployment.status}; only failed or cancelled ones can be retried"

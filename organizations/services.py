@@ -12,16 +12,18 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.models import TransactionType
-from billing.services import credits_apply
 from organizations.keys import api_key_generate, api_key_hash, api_key_preview, token_hash
 from organizations.models import ApiKey, Invitation, Membership, Organization, Role
 from organizations.roles import check_role
 from organizations.selectors import invitation_get_by_token, invitation_pending_q, uuid_or_none
+from organizations.signals import (
+    organization_activity,
+    organization_created,
+    organization_deleting,
+)
+from organizations.tasks import invitation_email_send_task
 from organizations.versions import organization_changed
 from pixell.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from usage.models import UsageEventType
-from usage.services import usage_event_record
 
 INVITATION_LIFETIME = timedelta(days=7)
 
@@ -37,14 +39,10 @@ def organization_create(*, name: str, owner, signup_credits: int | None = None) 
     with transaction.atomic():
         org = Organization.objects.create(name=name[:100])
         Membership.objects.create(organization=org, user=owner, role=Role.OWNER)
-        if credits > 0:
-            credits_apply(
-                organization=org,
-                amount=credits,
-                type=TransactionType.BONUS,
-                description="Signup credits",
-                actor=owner,
-            )
+        # billing listens and writes the signup credits as a ``bonus`` ledger row.
+        organization_created.send(
+            sender=Organization, organization=org, owner=owner, signup_credits=credits
+        )
     return org
 
 
@@ -75,22 +73,12 @@ def organization_delete(*, organization: Organization, actor) -> None:
     Irreversible; only an owner may do it (checked by the view's role policy). Its stored files
     (packages, usage exports) go after commit, like an app's: a rolled-back delete keeps them.
     """
-    from agentapps.models import Package
-    from agentapps.storage import storage_delete_quietly
-    from usage.models import UsageExport
-
     with transaction.atomic():
-        names = list(
-            Package.all_orgs.filter(organization=organization).values_list("file", flat=True)
-        )
-        names += list(
-            UsageExport.all_orgs.filter(organization=organization).values_list(
-                "storage_key", flat=True
-            )
-        )
+        # The apps that store files for it (agentapps, usage) collect their names now and delete
+        # them after commit.
+        organization_deleting.send(sender=Organization, organization=organization)
         Organization.objects.filter(pk=organization.pk).delete()
         organization_changed(organization.pk)
-        transaction.on_commit(lambda: storage_delete_quietly(names), robust=True)
 
 
 def organization_switch(*, user, organization_id) -> Membership:
@@ -141,9 +129,10 @@ def member_remove(
                 "The last owner of an organization cannot be removed; transfer ownership or delete the organization"
             )
         current.delete()
-        usage_event_record(
+        organization_activity.send(
+            sender=Organization,
             organization=organization,
-            type=UsageEventType.MEMBER,
+            kind="member",
             description=f"{'Left' if leaving else 'Removed'}: {membership.user.email}",
             metadata={
                 "action": "left" if leaving else "removed",
@@ -175,9 +164,10 @@ def member_role_change(
         previous = current.role
         current.role = role
         current.save(update_fields=["role", "updated_at"])
-        usage_event_record(
+        organization_activity.send(
+            sender=Organization,
             organization=organization,
-            type=UsageEventType.MEMBER,
+            kind="member",
             description=f"Role changed: {current.user.email} {previous} → {role}",
             metadata={
                 "action": "role_changed",
@@ -220,9 +210,10 @@ def invitation_create(
             invited_by=actor,
             expires_at=now + INVITATION_LIFETIME,
         )
-        usage_event_record(
+        organization_activity.send(
+            sender=Organization,
             organization=organization,
-            type=UsageEventType.MEMBER,
+            kind="member",
             description=f"Invited {email} as {role}",
             metadata={
                 "action": "invited",
@@ -232,8 +223,6 @@ def invitation_create(
                 **_actor_meta(actor),
             },
         )
-        from organizations.tasks import invitation_email_send_task
-
         # The raw token exists only here and in the email: it travels to the worker in the task
         # message because the database keeps just its hash.
         transaction.on_commit(lambda: invitation_email_send_task.delay(str(invitation.pk), token))
@@ -248,9 +237,10 @@ def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
             Invitation.all_orgs.filter(pk=invitation.pk, revoked_at__isnull=True).update(
                 revoked_at=timezone.now()
             )
-            usage_event_record(
+            organization_activity.send(
+                sender=Organization,
                 organization=invitation.organization,
-                type=UsageEventType.MEMBER,
+                kind="member",
                 description=f"Invitation of {invitation.email} revoked",
                 metadata={
                     "action": "invitation_revoked",
@@ -295,9 +285,10 @@ def invitation_accept(*, token: str, user) -> Membership:
             membership = Membership.objects.create(
                 organization=invitation.organization, user=user, role=invitation.role, chosen_at=now
             )
-            usage_event_record(
+            organization_activity.send(
+                sender=Organization,
                 organization=invitation.organization,
-                type=UsageEventType.MEMBER,
+                kind="member",
                 description=f"Joined: {user.email} as {invitation.role}",
                 metadata={
                     "action": "joined",
@@ -323,9 +314,10 @@ def api_key_create(*, organization: Organization, name: str, actor=None) -> tupl
             key_preview=api_key_preview(raw),
             created_by=actor,
         )
-        usage_event_record(
+        organization_activity.send(
+            sender=Organization,
             organization=organization,
-            type=UsageEventType.API_KEY,
+            kind="api_key",
             description=f"API key created: {name}",
             metadata={"action": "created", "api_key_id": str(key.pk), **_actor_meta(actor)},
         )
@@ -341,9 +333,10 @@ def api_key_rotate(*, api_key: ApiKey, actor=None) -> tuple[ApiKey, str]:
         api_key.rotated_at = timezone.now()
         api_key.save(update_fields=["key_hash", "key_preview", "rotated_at", "updated_at"])
         organization_changed(api_key.organization_id)
-        usage_event_record(
+        organization_activity.send(
+            sender=Organization,
             organization=api_key.organization,
-            type=UsageEventType.API_KEY,
+            kind="api_key",
             description=f"API key rotated: {api_key.name}",
             metadata={"action": "rotated", "api_key_id": str(api_key.pk), **_actor_meta(actor)},
         )
@@ -355,9 +348,10 @@ def api_key_delete(*, api_key: ApiKey, actor=None) -> None:
     with transaction.atomic():
         ApiKey.all_orgs.filter(pk=api_key.pk).delete()
         organization_changed(api_key.organization_id)
-        usage_event_record(
+        organization_activity.send(
+            sender=Organization,
             organization=api_key.organization,
-            type=UsageEventType.API_KEY,
+            kind="api_key",
             description=f"API key deleted: {api_key.name}",
             metadata={
                 "action": "deleted",

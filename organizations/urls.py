@@ -5,7 +5,6 @@ from organizations import views
 urlpatterns = [
     path("invitations/<str:token>/", views.invitation_page, name="invitation-page"),
     # Dashboard pages (docs/DECISIONS.md "Dashboard"): GET pages, and one POST URL per action.
-    path("dashboard/", views.overview_page, name="dashboard"),
     path("dashboard/switch/", views.switch_organization, name="dashboard-switch"),
     path("dashboard/api-keys/", views.api_keys_page, name="dashboard-api-keys"),
     path(
@@ -33,21 +32,5 @@ urlpatterns = [
         "dashboard/invitations/<str:invitation_id>/revoke/",
         views.invitation_revoke,
         name="dashboard-invitation-revoke",
-    ),
-    path("dashboard/settings/", views.settings_page, name="dashboard-settings"),
-    path(
-        "dashboard/settings/signing-keys/",
-        views.signing_key_create,
-        name="dashboard-signing-key-create",
-    ),
-    path(
-        "dashboard/settings/signing-keys/<str:key_id>/delete/",
-        views.signing_key_delete,
-        name="dashboard-signing-key-delete",
-    ),
-    path(
-        "dashboard/settings/delete/",
-        views.organization_delete,
-        name="dashboard-organization-delete",
     ),
 ]

@@ -20,7 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("organizations.urls")),
-    path("", include("agentapps.urls")),
+    path("", include("dashboard.urls")),
     path("", include("deployments.urls")),
     path("", include("billing.urls")),
     path("", include("usage.urls")),

@@ -8,8 +8,17 @@ class UsageConfig(AppConfig):
     def ready(self):
         # Usage owns API-call counting; the API middleware (a lower layer) only calls what is
         # registered here, inside its one cache round trip per request.
+        from organizations.signals import organization_activity, organization_deleting
         from pixell.api.middleware import ApiCallCounting, api_call_counting_register
+        from usage import receivers
         from usage.services import api_call_count, api_call_counted, api_call_counter
+
+        organization_activity.connect(
+            receivers.record_organization_activity, dispatch_uid="usage.activity"
+        )
+        organization_deleting.connect(
+            receivers.delete_organization_exports, dispatch_uid="usage.exports"
+        )
 
         api_call_counting_register(
             ApiCallCounting(

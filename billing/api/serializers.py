@@ -1,7 +1,13 @@
+from datetime import UTC
+
 from django.conf import settings
 from rest_framework import serializers
 
-from pixell.api.fields import StrictCharField
+from pixell.api.fields import StrictCharField, StrictIntegerField
+
+# One report's invocations: far above any real batch, and low enough that the BIGINT rollup sums
+# (UsageDaily.value) cannot overflow into a 500.
+MAX_INVOCATIONS_PER_REPORT = 1_000_000_000
 
 
 class BalanceOutputSerializer(serializers.Serializer):
@@ -22,17 +28,6 @@ class TransactionOutputSerializer(serializers.Serializer):
 class HistoryOutputSerializer(serializers.Serializer):
     transactions = TransactionOutputSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON number (not a string or a boolean)."""
-
-    default_error_messages = {"invalid": "Must be an integer."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class TopupInputSerializer(serializers.Serializer):
@@ -61,3 +56,20 @@ class TopupOutputSerializer(serializers.Serializer):
 
 class WebhookReceivedSerializer(serializers.Serializer):
     received = serializers.BooleanField()
+
+
+class InvocationReportInputSerializer(serializers.Serializer):
+    id = StrictCharField(max_length=150)
+    agent_app_id = StrictCharField(max_length=64)
+    count = StrictIntegerField(min_value=1, max_value=MAX_INVOCATIONS_PER_REPORT)
+    credits = StrictIntegerField(min_value=0)
+    timestamp = serializers.DateTimeField(default_timezone=UTC)
+
+
+class InvocationReportOutputSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    agent_app_id = serializers.UUIDField()
+    count = serializers.IntegerField()
+    credits = serializers.IntegerField()
+    balance_after = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()

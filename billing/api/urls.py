@@ -7,4 +7,5 @@ urlpatterns = [
     path("credits/history", views.CreditHistoryView.as_view(), name="credits-history"),
     path("credits/topup", views.CreditTopupView.as_view(), name="credits-topup"),
     path("stripe/webhook", views.StripeWebhookView.as_view(), name="stripe-webhook"),
+    path("runtime/invocations", views.RuntimeInvocationsView.as_view(), name="runtime-invocations"),
 ]

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from deployments import delivery, queue, selectors, services
 from deployments.api import serializers as s
+from deployments.models import WebhookDelivery
 from deployments.presenters import delivery_body, deployment_body, iso, webhook_body
 from organizations.models import Role
 from pixell.api.pagination import parse_limit
@@ -346,6 +347,4 @@ class WebhookPingView(_WebhookView):
 
 def _fresh(item):
     # With eager Celery (tests, dev) the delivery may already have been attempted.
-    from deployments.models import WebhookDelivery
-
     return WebhookDelivery.all_orgs.prefetch_related("attempt_log").get(id=item.id)

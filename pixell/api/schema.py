@@ -9,6 +9,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from pixell.api import ratelimit  # the middleware's own exemption list, so the two cannot drift
+
 
 class PixellAuthenticationScheme(OpenApiAuthenticationExtension):
     """``PixellAuthentication`` accepts either of two credentials (CONTRACT §2); the schema lists
@@ -78,8 +80,6 @@ def document_rate_limit(result, generator, request, public):
     """drf-spectacular postprocessing hook: ApiMiddleware can answer 429 on every /api operation it
     does not exempt, before any view runs, so each such operation documents it (found by fuzzing:
     most operations left it out, and clients generated from the schema did not expect it)."""
-    from pixell.api import ratelimit  # the middleware's own exemption list, so the two cannot drift
-
     rate_limited = {
         "description": _DESCRIPTIONS[429],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},

@@ -108,12 +108,12 @@ def test_signup_bad_input_names_the_field_and_writes_nothing(anon_client, body, 
 
 
 def test_signup_is_atomic(anon_client, monkeypatch):
-    import organizations.services
+    import billing.receivers
 
     def boom(**kwargs):
         raise RuntimeError("ledger down")
 
-    monkeypatch.setattr(organizations.services, "credits_apply", boom)
+    monkeypatch.setattr(billing.receivers, "credits_apply", boom)
     client = APIClient(raise_request_exception=False)
     response = client.post(
         "/api/auth/signup",

@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import UTC, date, datetime
 
 from django.core.cache import cache
@@ -102,7 +103,12 @@ def test_counting_failure_never_breaks_the_response(owner_client, org, monkeypat
     def broken(**kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr("pixell.api.middleware.api_call_count", broken)
+    from pixell.api import middleware
+
+    # The counting usage registered with the middleware (UsageConfig.ready()), made to fail.
+    monkeypatch.setattr(
+        middleware, "_counting", dataclasses.replace(middleware._counting, count=broken)
+    )
     assert owner_client.get("/api/credits/balance").status_code == 200
 
 

@@ -1,15 +1,8 @@
-from datetime import UTC
-
 from rest_framework import serializers
 
-from billing.api.serializers import StrictIntegerField
-from pixell.api.fields import StrictCharField
 from usage.models import ExportFormat
 
 MAX_EXPORT_DAYS = 366
-# One report's invocations: far above any real batch, and low enough that the BIGINT rollup sums
-# (UsageDaily.value) cannot overflow into a 500.
-MAX_INVOCATIONS_PER_REPORT = 1_000_000_000
 
 
 class MetricsOutputSerializer(serializers.Serializer):
@@ -74,20 +67,3 @@ class ExportInputSerializer(serializers.Serializer):
 class ExportOutputSerializer(serializers.Serializer):
     downloadUrl = serializers.URLField()
     expiresAt = serializers.DateTimeField()
-
-
-class InvocationReportInputSerializer(serializers.Serializer):
-    id = StrictCharField(max_length=150)
-    agent_app_id = StrictCharField(max_length=64)
-    count = StrictIntegerField(min_value=1, max_value=MAX_INVOCATIONS_PER_REPORT)
-    credits = StrictIntegerField(min_value=0)
-    timestamp = serializers.DateTimeField(default_timezone=UTC)
-
-
-class InvocationReportOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    agent_app_id = serializers.UUIDField()
-    count = serializers.IntegerField()
-    credits = serializers.IntegerField()
-    balance_after = serializers.IntegerField()
-    timestamp = serializers.DateTimeField()

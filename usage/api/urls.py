@@ -7,5 +7,4 @@ urlpatterns = [
     path("usage/chart", views.UsageChartView.as_view(), name="usage-chart"),
     path("usage/activity", views.UsageActivityView.as_view(), name="usage-activity"),
     path("usage/export", views.UsageExportView.as_view(), name="usage-export"),
-    path("runtime/invocations", views.RuntimeInvocationsView.as_view(), name="runtime-invocations"),
 ]

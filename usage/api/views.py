@@ -1,19 +1,13 @@
-"""Usage API (seed §7, CONTRACT §8) and the runtime's invocation reports (CONTRACT §6)."""
+"""Usage API: metrics, chart, activity and exports (docs/CONTRACT-NOTES.md, "Usage")."""
 
-import hmac
-
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from billing.services import invocation_report_apply
 from organizations.models import Role
 from pixell.api.pagination import paginate, parse_limit
 from pixell.api.schema import errors
 from pixell.api.viewsets import OrgScopedAPIView
-from pixell.errors import AuthenticationFailed, ValidationError
+from pixell.errors import ValidationError
 from usage import selectors, services
 from usage.api import serializers as s
 
@@ -119,55 +113,3 @@ class UsageExportView(OrgScopedAPIView):
                 }
             ).data
         )
-
-
-class RuntimeInvocationsView(APIView):
-    """The agent runtime reports invocations; it authenticates with PIXELL_RUNTIME_SECRET only."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(
-        request=s.InvocationReportInputSerializer,
-        responses={200: s.InvocationReportOutputSerializer, **errors(400, 401, 402, 404)},
-        auth=[],
-        description="Called by the agent runtime with `Authorization: Bearer <PIXELL_RUNTIME_SECRET>`. "
-        "`id` makes a report idempotent: a repeated id returns the first report's answer and charges nothing.",
-    )
-    def post(self, request):
-        _check_runtime_secret(request)
-        serializer = s.InvocationReportInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        event = invocation_report_apply(
-            report_id=data["id"],
-            agent_app_id=data["agent_app_id"],
-            count=data["count"],
-            credits=data["credits"],
-            occurred_at=data["timestamp"],
-        )
-        # Built from the stored event, so a repeated report gets the first report's answer.
-        return Response(
-            s.InvocationReportOutputSerializer(
-                {
-                    "id": event.metadata.get("report_id"),
-                    "agent_app_id": event.agent_app_id,
-                    "count": event.value,
-                    "credits": event.credits,
-                    "balance_after": event.metadata.get("balance_after"),
-                    "timestamp": event.occurred_at,
-                }
-            ).data
-        )
-
-
-def _check_runtime_secret(request) -> None:
-    secret = settings.PIXELL_RUNTIME_SECRET
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    # Unset secret: nobody is the runtime. compare_digest: no timing oracle on the secret.
-    if (
-        not secret
-        or scheme.lower() != "bearer"
-        or not hmac.compare_digest(presented.strip().encode(), secret.encode())
-    ):
-        raise AuthenticationFailed("Invalid runtime credentials")

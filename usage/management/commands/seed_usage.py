@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from organizations.models import Organization
 from organizations.services import organization_create
 from usage.models import UsageEvent, UsageEventType
@@ -137,8 +138,6 @@ class Command(BaseCommand):
 
     def _organization(self, org: str) -> Organization:
         if org == "create":
-            from accounts.models import User
-
             owner = User.objects.create_user(
                 email=f"bench-{uuid.uuid4().hex[:8]}@example.com", password=None
             )

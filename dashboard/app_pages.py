@@ -1,5 +1,8 @@
 """Dashboard pages of agent apps, their packages, deploys, secrets and webhooks.
 
+The app page shows the app's packages, deployments and webhooks together, so it lives in this
+composition package above agentapps and deployments (docs/ARCHITECTURE.md).
+
 Thin: every write is the service the API calls (agentapps.services, deployments.services); reads
 are the selectors. The deployment pages are in deployments/views.py.
 """
