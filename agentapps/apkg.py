@@ -368,16 +368,16 @@ def _validate(
 def _end_record(fp: IO[bytes]) -> tuple[int, int] | None:
     """(offset, size) of the central directory from the end record, or None when this is no zip."""
     try:
-        end = zipfile._EndRecData(fp)  # type: ignore[attr-defined]  # stable since Python 2; reads zip64 too
+        end = zipfile._EndRecData(fp)  # stable since Python 2; reads zip64 too
     except (OSError, struct.error, ValueError, EOFError):
         return None
     if not end:
         return None
-    size = int(end[zipfile._ECD_SIZE])  # type: ignore[attr-defined]
+    size = int(end[zipfile._ECD_SIZE])
     # Where the directory really is, as zipfile computes it (data may be prepended to the archive).
-    location = int(end[zipfile._ECD_LOCATION])  # type: ignore[attr-defined]
-    if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:  # type: ignore[attr-defined]
-        location -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator  # type: ignore[attr-defined]
+    location = int(end[zipfile._ECD_LOCATION])
+    if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+        location -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
     start = location - size
     if start < 0:
         return None
@@ -933,7 +933,7 @@ def _get(mapping: dict[str, Any], *keys: str) -> Any:
     for key in keys:
         if not isinstance(mapping, dict):
             return None
-        mapping = mapping.get(key)  # type: ignore[assignment]
+        mapping = mapping.get(key)
     return mapping
 
 
@@ -1122,7 +1122,7 @@ def sha256_and_copy(
 def _open(target: Source, mode: str) -> tuple[IO[bytes], bool]:
     if isinstance(target, (str, os.PathLike)):
         return open(target, mode), True
-    return target, False  # type: ignore[return-value]
+    return target, False
 
 
 # --- small helpers ------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def test_kit_layout_package_is_valid(tmp_path):
 def test_result_is_frozen(tmp_path):
     result = check(package(tmp_path))
     with pytest.raises(AttributeError):
-        result.valid = False  # type: ignore[misc]
+        result.valid = False
 
 
 def test_file_object_is_read_and_left_where_it_was(tmp_path):
