@@ -1,4 +1,4 @@
-# One image for the whole product (CONTRACT §1):
+# One image for the whole product (docs/CONTRACT.md §1):
 #   web (default):  docker run -p 4000:4000 -e SECRET_KEY=… -e DATABASE_URL=… IMAGE
 #   worker + beat:  docker run -e SECRET_KEY=… -e DATABASE_URL=… -e CELERY_BROKER_URL=… IMAGE celery -A pixell worker -B --loglevel=info
 #   migrations:     docker run … IMAGE python manage.py migrate --noinput   (once per release)

@@ -1,4 +1,4 @@
-"""Login throttling (CONTRACT §2): at most N failed logins per window, per account AND per address.
+"""Login throttling (docs/CONTRACT.md §2): at most N failed logins per window, per account AND per address.
 
 Counters live in the database (accounts.models.LoginFailure), not the shared cache: a cache evicts
 under load, and a flood of anonymous requests used to lift locks that way (docs/DECISIONS.md

@@ -1,4 +1,4 @@
-"""One-time keys carried by emailed links (CONTRACT §2: every link ends in its token).
+"""One-time keys carried by emailed links (docs/CONTRACT.md §2: every link ends in its token).
 
 Verification keys are signed, not stored: a ``TimestampSigner`` token of the user's id and email.
 Changing the email invalidates every key sent to the old address; the signature's timestamp bounds

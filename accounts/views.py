@@ -64,7 +64,7 @@ def reset_password_page(request, uid: str, token: str):
 
 
 # --- dashboard sign-in, sign-up, sign-out ----------------------------------------------------------
-# The same services as the API (CONTRACT §2): the login throttle, email verification and password
+# The same services as the API (docs/CONTRACT.md §2): the login throttle, email verification and password
 # reset behave identically whichever door is used.
 
 

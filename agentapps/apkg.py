@@ -1,4 +1,4 @@
-"""Validation of uploaded agent packages (``.apkg``), CONTRACT §4. Pure Python: no Django here.
+"""Validation of uploaded agent packages (``.apkg``), docs/CONTRACT.md §4. Pure Python: no Django here.
 
 An ``.apkg`` is a zip archive as the Pixell Agent Kit builds it (docs/pixell-kit.md §1): the manifest
 is ``agent.yaml`` at the root, else the ``manifest`` object of ``.pixell/package.json``, else
@@ -56,7 +56,7 @@ MiB = 1024 * KiB
 INVALID_FORMAT = "Invalid APKG format"
 MISSING_MANIFEST = "Missing required manifest (agent.yaml, .pixell/package.json or manifest.json)"
 
-# In order of precedence (CONTRACT §4).
+# In order of precedence (docs/CONTRACT.md §4).
 MANIFEST_SOURCES = ("agent.yaml", ".pixell/package.json", "manifest.json")
 RUNTIMES = ("node18", "node20", "python3.9", "python3.11", "go1.21")
 SURFACES = ("a2a", "rest", "ui")

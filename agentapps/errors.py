@@ -35,7 +35,7 @@ class AppNotFound(NotFound):
 
 
 class PublicAppReadOnly(PermissionDenied):
-    # Another organization's public app is visible (CONTRACT §4), so refusing a change to it is a
+    # Another organization's public app is visible (docs/CONTRACT.md §4), so refusing a change to it is a
     # 403, not the 404 that hides private objects.
     default_message = "Only the organization that owns this agent app can change it"
 

@@ -30,7 +30,7 @@ class AgentApp(OrgScopedModel):
 
 
 def package_upload_to(instance: "Package", filename: str) -> str:
-    # CONTRACT/issue: object keys packages/<org>/<app>/<version>/<file>.
+    # docs/CONTRACT.md §4: object keys packages/<org>/<app>/<version>/<file>.
     return (
         f"packages/{instance.organization_id}/{instance.agent_app_id}/{instance.version}/{filename}"
     )
@@ -64,7 +64,7 @@ class Package(OrgScopedModel):
     class Meta:
         constraints = [
             # A version exists once per app among live packages (a deleted or failed one does not
-            # count, CONTRACT §4), enforced by the database against concurrent uploads.
+            # count, docs/CONTRACT.md §4), enforced by the database against concurrent uploads.
             models.UniqueConstraint(
                 fields=["agent_app", "version"],
                 condition=models.Q(deleted_at__isnull=True) & ~models.Q(status="failed"),
@@ -78,7 +78,7 @@ class Package(OrgScopedModel):
 
 
 class SigningKey(OrgScopedModel):
-    """An Ed25519 public key that verifies detached package signatures (CONTRACT §4)."""
+    """An Ed25519 public key that verifies detached package signatures (docs/CONTRACT.md §4)."""
 
     name = models.CharField(max_length=100)
     # The raw 32-byte public key, base64: what verification needs, whatever form was submitted.

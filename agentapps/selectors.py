@@ -1,6 +1,6 @@
 """Agent-app reads. Objects are resolved here, scoped to the caller's organization.
 
-Visibility (CONTRACT §3, §4): an organization sees its own apps; a public app of another
+Visibility (docs/CONTRACT.md §3, §4): an organization sees its own apps; a public app of another
 organization can be read (the app and its package list) by any signed-in caller but changed only by
 its owners, so a change to it is a 403; any other foreign object is a 404, as if it did not exist.
 """
@@ -79,7 +79,7 @@ def package_get(*, agent_app, package_id) -> Package:
 
 
 def package_get_live_version(*, agent_app, version: str) -> Package | None:
-    """The package holding ``version`` (CONTRACT §4: a package being deployed counts, a deleted or
+    """The package holding ``version`` (docs/CONTRACT.md §4: a package being deployed counts, a deleted or
     failed one does not)."""
     return (
         agent_app_packages(agent_app=agent_app)

@@ -1,7 +1,7 @@
 """Agent-app writes: apps, packages, signing keys, app secrets.
 
-The package functions are also the interface the deployments pipeline uses
-(/work/notes/PACKAGE_INTERFACE.md): ``package_ingest`` (validate, verify, store + hash; slow I/O,
+The package functions are also the interface the deployments pipeline uses (docs/ARCHITECTURE.md,
+"How a deployment flows"): ``package_ingest`` (validate, verify, store + hash; slow I/O,
 outside transactions), ``package_create`` (inside the caller's transaction),
 ``package_discard_ingested``, ``package_check_version_free``, ``package_validate_only``,
 ``package_download_url``, ``package_file_open`` and ``app_secrets_get``.

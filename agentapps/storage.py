@@ -1,5 +1,5 @@
 """Where package bytes live: ``default_storage`` (django-storages S3 when a bucket is configured,
-``MEDIA_ROOT`` otherwise), and the download links of CONTRACT §4.
+``MEDIA_ROOT`` otherwise), and the download links of docs/CONTRACT.md §4.
 
 - The SHA-256 is computed in the pass that stores the bytes: while the upload arrives
   (agentapps.uploads; the temporary file is then renamed into MEDIA_ROOT or read once for S3), or
@@ -30,7 +30,7 @@ _COPY_CHUNK = 1024 * 1024
 
 
 def package_storage_key(*, organization_id, agent_app_id, version: str, package_id) -> str:
-    # CONTRACT/issue: packages/<org>/<app>/<version>/<file>; the package id makes every upload,
+    # docs/CONTRACT.md §4: packages/<org>/<app>/<version>/<file>; the package id makes every upload,
     # including a force-overwritten version, a distinct object.
     return f"packages/{organization_id}/{agent_app_id}/{version}/{package_id}.apkg"
 

@@ -1,4 +1,4 @@
-"""Billing errors (the envelope's codes are CONTRACT §9's; these only add statuses and messages)."""
+"""Billing errors (the envelope's codes are docs/CONTRACT.md §9's; these only add statuses and messages)."""
 
 from pixell.errors import PixellError
 

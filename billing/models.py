@@ -14,7 +14,7 @@ class TransactionType(models.TextChoices):
 
 
 class CreditTransaction(OrgScopedModel):
-    """The append-only credit ledger (CONTRACT §6). Rows are written only by credits_apply."""
+    """The append-only credit ledger (docs/CONTRACT.md §6). Rows are written only by credits_apply."""
 
     type = models.CharField(max_length=12, choices=TransactionType.choices)
     amount = models.BigIntegerField()

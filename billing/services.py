@@ -135,7 +135,7 @@ def checkout_session_create(*, organization: Organization, actor, package: str) 
     if settings.STRIPE_SECRET_KEY:
         public = settings.PIXELL_PUBLIC_URL
         try:
-            # Slow I/O: no transaction is open here (STYLE habit 4).
+            # Slow I/O: no transaction is open here (docs/ARCHITECTURE.md, habit 4).
             session = stripe.checkout.Session.create(
                 api_key=settings.STRIPE_SECRET_KEY,
                 mode="payment",
@@ -366,7 +366,7 @@ INVOCATION_DESCRIPTION = "Agent invocation"
 def invocation_report_apply(
     *, report_id: str, agent_app_id, count: int, credits: int, occurred_at, payer=None
 ) -> UsageEvent:
-    """Charge an invocation report of the agent runtime, once per report id (CONTRACT §6).
+    """Charge an invocation report of the agent runtime, once per report id (docs/CONTRACT.md §6).
 
     ``payer``: the organization billed, when not the app's own (a public app invoked through
     ``POST /api/agent-apps/:id/invoke`` is billed to the caller's organization).

@@ -89,7 +89,7 @@ def credits_page(request, tenancy):
     organization = tenancy.organization
     form_errors, status = {}, 200
     if request.method == "POST":
-        tenancy.require(Role.ADMIN)  # top-ups need admin (CONTRACT §3)
+        tenancy.require(Role.ADMIN)  # top-ups need admin (docs/CONTRACT.md §3)
         try:
             package = request.POST.get("package", "")
             credits = settings.PIXELL_CREDIT_PACKAGES.get(package, {}).get("credits")

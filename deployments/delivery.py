@@ -1,6 +1,6 @@
 """Outgoing webhooks: turning deployment events into delivery rows, and sending them.
 
-A delivery row is the record of truth (CONTRACT §7). ``webhook_deliver`` sends one attempt of a due
+A delivery row is the record of truth (docs/CONTRACT.md §7). ``webhook_deliver`` sends one attempt of a due
 delivery and schedules the next; its Celery message carries a countdown, and beat's sweep resends
 any pending delivery whose message was lost. Each attempt is claimed by moving ``next_attempt_at``
 forward (a lease) with a compare-and-set, so a duplicate message or the sweep cannot send the same

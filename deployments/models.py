@@ -1,7 +1,7 @@
 """Deployments (the queue of record), their steps, deploy idempotency and outgoing webhooks.
 
 A deployment row *is* the job: Celery messages only nudge a worker to look at the table
-(CONTRACT §5), so every path of a row ends in a terminal status whatever happens to messages.
+(docs/CONTRACT.md §5), so every path of a row ends in a terminal status whatever happens to messages.
 """
 
 from django.conf import settings
@@ -34,7 +34,7 @@ class StepStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
-# The pipeline's steps in order (CONTRACT §5); deployments.pipeline implements each.
+# The pipeline's steps in order (docs/CONTRACT.md §5); deployments.pipeline implements each.
 STEP_NAMES = ("validate_package", "upload_to_s3", "generate_metadata", "notify_runtime", "finalize")
 
 
@@ -115,7 +115,7 @@ class DeploymentStep(TimeStampedModel):
 
 
 class IdempotencyRecord(OrgScopedModel):
-    """The first answer to a deploy sent with an ``Idempotency-Key`` (CONTRACT §5), kept 24 h.
+    """The first answer to a deploy sent with an ``Idempotency-Key`` (docs/CONTRACT.md §5), kept 24 h.
 
     Written as a claim (``response_status`` null) before the work starts, so two concurrent
     requests with one key cannot both deploy: the unique constraint lets exactly one insert win.
@@ -160,7 +160,7 @@ class Webhook(OrgScopedModel):
     # rendered after the creation response.
     secret_encrypted = models.TextField()
     active = models.BooleanField(default=True)
-    # Deliveries that ended failed in a row; 20 disables the webhook (CONTRACT §7).
+    # Deliveries that ended failed in a row; 20 disables the webhook (docs/CONTRACT.md §7).
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(

@@ -1,4 +1,4 @@
-"""SSRF guard for URLs the platform calls on somebody's behalf (CONTRACT §7).
+"""SSRF guard for URLs the platform calls on somebody's behalf (docs/CONTRACT.md §7).
 
 Outgoing webhooks POST to URLs chosen by customers, and the runtime client calls a URL from settings.
 Either could point the platform at itself, at the private network it runs in, or at the cloud metadata

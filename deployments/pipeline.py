@@ -1,4 +1,4 @@
-"""The deployment pipeline: five steps, each a plain function with one job (CONTRACT §5).
+"""The deployment pipeline: five steps, each a plain function with one job (docs/CONTRACT.md §5).
 
 A step receives a :class:`StepContext` and returns ``None`` (completed) or ``StepStatus.SKIPPED``.
 It raises :class:`StepFailed` when the deployment cannot succeed and :class:`StepTransientError`
@@ -190,7 +190,7 @@ def runtime_config() -> runtime.RuntimeConfig | None:
 
 
 def runtime_payload(deployment: Deployment) -> dict:
-    """CONTRACT §5: environment = the app's secrets overlaid by the deploy's environment."""
+    """docs/CONTRACT.md §5: environment = the app's secrets overlaid by the deploy's environment."""
     package = deployment.package
     environment = dict(app_secrets_get(agent_app=deployment.agent_app))
     environment.update(deployment_environment(deployment))

@@ -12,7 +12,7 @@ from deployments.models import Deployment, DeploymentStatus, StepStatus, Webhook
 
 
 def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z``, as DRF renders datetimes (and the seed shows them)."""
+    """ISO 8601 in UTC with a ``Z``, as DRF renders datetimes (and docs/API.md shows them)."""
     if value is None:
         return None
     text = value.astimezone(UTC).isoformat()
@@ -32,7 +32,7 @@ def webhooks_url(agent_app_id) -> str:
 
 
 def deployment_accepted_body(*, deployment: Deployment, estimated_duration_seconds: int) -> dict:
-    """The 202 answer of a deploy (seed §5 plus what the Kit reads, docs/pixell-kit.md §3.3)."""
+    """The 202 answer of a deploy (docs/API.md §5 plus what the Kit reads, docs/pixell-kit.md §3.3)."""
     package = deployment.package
     return {
         "deployment": {
@@ -79,7 +79,7 @@ def step_body(step) -> dict:
 
 
 def deployment_body(deployment: Deployment, *, queue_position: int | None = None) -> dict:
-    """GET /api/deployments/:id's ``deployment`` (seed §9 plus CONTRACT §5's fields).
+    """GET /api/deployments/:id's ``deployment`` (docs/API.md §9 plus docs/CONTRACT.md §5's fields).
 
     ``deployment.steps`` should be prefetched; the steps are ordered by position.
     """

@@ -1,4 +1,4 @@
-"""The deployments table as a job queue (CONTRACT §5).
+"""The deployments table as a job queue (docs/CONTRACT.md §5).
 
 Claiming: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers each lock a
 different queued row without waiting on one another; then, on every database, a compare-and-set
@@ -384,7 +384,7 @@ def _refund(deployment: Deployment, *, description: str) -> None:
 
 
 def _release_package(deployment: Deployment) -> None:
-    # A failed package's version is free again (CONTRACT §4); a package some other path already
+    # A failed package's version is free again (docs/CONTRACT.md §4); a package some other path already
     # made ready (it cannot be this deployment's, which never finalized) is left alone.
     Package.all_orgs.filter(id=deployment.package_id, status=PackageStatus.UPLOADING).update(
         status=PackageStatus.FAILED

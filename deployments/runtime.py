@@ -1,4 +1,4 @@
-"""Client for the Pixell Agent Runtime's deploy contract (CONTRACT §5), used by the ``notify_runtime`` step.
+"""Client for the Pixell Agent Runtime's deploy contract (docs/CONTRACT.md §5), used by the ``notify_runtime`` step.
 
 1. ``POST {url}/deploy`` with ``Authorization: Bearer <secret>``, ``Idempotency-Key: <deployment id>``
    and the JSON payload. Any 2xx is accepted (see below); a 4xx fails at once; 5xx answers, network

@@ -1,6 +1,6 @@
 """Deployment and webhook writes. API views, admin actions, tasks and the cron endpoint call these.
 
-Deploy flow (CONTRACT §4, §5): cheap pre-checks → ``package_ingest`` (validation and storing: slow
+Deploy flow (docs/CONTRACT.md §4, §5): cheap pre-checks → ``package_ingest`` (validation and storing: slow
 I/O, outside any transaction) → one transaction holding the credit reservation, the package row
 (``uploading``), the deployment (``queued``) and its five pending steps, the ``deployment.queued``
 deliveries and, on commit, the pipeline's nudge. Anything failing after ingest discards the
@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 
 def deployment_cost(size_bytes: int) -> int:
-    """1 credit per started MiB, at least 1 (CONTRACT §5)."""
+    """1 credit per started MiB, at least 1 (docs/CONTRACT.md §5)."""
     return max(1, math.ceil(size_bytes / MIB))
 
 
@@ -315,7 +315,7 @@ def deployment_dry_run(
 
 
 def deployment_cancel(*, deployment: Deployment, actor=None) -> Deployment:
-    """Cancel a queued deployment and refund it; 409 once it has started (CONTRACT §5)."""
+    """Cancel a queued deployment and refund it; 409 once it has started (docs/CONTRACT.md §5)."""
     if not queue.deployment_cancel_queued(deployment_id=deployment.id):
         deployment.refresh_from_db(fields=["status"])
         raise DeploymentNotCancellable(

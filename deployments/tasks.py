@@ -1,5 +1,5 @@
 """Celery tasks. Each takes ids, calls one service and is safe to run twice: a message is only a
-nudge, the database rows are the record (CONTRACT §5)."""
+nudge, the database rows are the record (docs/CONTRACT.md §5)."""
 
 import logging
 

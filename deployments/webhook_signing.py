@@ -1,4 +1,4 @@
-"""Standard Webhooks signing for outgoing webhooks (CONTRACT §7).
+"""Standard Webhooks signing for outgoing webhooks (docs/CONTRACT.md §7).
 
 Any Standard Webhooks library verifies what this module signs: the signature is
 ``v1,<base64 HMAC-SHA256(key, "<webhook-id>.<webhook-timestamp>.<raw body>")>``.
@@ -102,7 +102,7 @@ def retry_delays() -> tuple[int, ...]:
     """The delivery schedule: element ``n - 1`` is the delay in seconds before attempt ``n``.
 
     Attempts: immediately, then after 30 s, 2 min, 10 min, 30 min, 1 h and 3 h — 7 attempts over
-    about 4 h 43 min (CONTRACT §7 asks for at least 5 over at least an hour). Each delay counts
+    about 4 h 43 min (docs/CONTRACT.md §7 asks for at least 5 over at least an hour). Each delay counts
     from the previous attempt.
     """
     return _RETRY_DELAYS

@@ -1,4 +1,4 @@
-"""API key material: generation and hashing. Keys are stored only as an HMAC (CONTRACT §2)."""
+"""API key material: generation and hashing. Keys are stored only as an HMAC (docs/CONTRACT.md §2)."""
 
 import hashlib
 import hmac

@@ -3,7 +3,7 @@
 The API's base view states the least role each HTTP method needs and calls ``check_role`` once in
 ``initial``; API keys act as ``member`` (or as ``admin`` on views that say
 ``api_key_role = Role.ADMIN``: webhooks and app secrets). Services call it for rules finer than a
-method (e.g. only owners make owners). See docs/CONTRACT-NOTES.md, "Roles".
+method (e.g. only owners make owners). See docs/CONTRACT.md §3.
 """
 
 from organizations.models import Role

@@ -1,6 +1,6 @@
 """The Celery app and the one beat schedule.
 
-Messages are only nudges: the database is the queue of record (CONTRACT §5), so beat's sweeps
+Messages are only nudges: the database is the queue of record (docs/CONTRACT.md §5), so beat's sweeps
 pick up whatever a lost message or a killed worker left behind.
 """
 

@@ -2,7 +2,7 @@
 a deploy's environment overrides.
 
 Fernet (AES-128-CBC + HMAC-SHA256, authenticated) under keys derived with HKDF-SHA256 from
-``PIXELL_SECRETS_KEY``, else from ``SECRET_KEY`` (CONTRACT §1). Each use names its ``purpose``,
+``PIXELL_SECRETS_KEY``, else from ``SECRET_KEY`` (docs/CONTRACT.md §1). Each use names its ``purpose``,
 which labels the derivation, so a ciphertext of one kind cannot be decrypted as another.
 
 Rotation: ``PIXELL_SECRETS_KEY`` may list several keys, comma-separated. The first encrypts; every

@@ -1,4 +1,4 @@
-"""Abstract bases every model builds on: UUID public ids and timestamps (STYLE habit 7)."""
+"""Abstract bases every model builds on: UUID public ids and timestamps (docs/ARCHITECTURE.md, habit 7)."""
 
 import uuid
 

@@ -1,4 +1,4 @@
-"""The only module that reads ``os.environ`` (CONTRACT §1).
+"""The only module that reads ``os.environ`` (docs/CONTRACT.md §1).
 
 Every setting the product understands is parsed here, strictly: a malformed boolean or rate is an
 error at boot, not a silent default.

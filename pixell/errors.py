@@ -2,7 +2,7 @@
 
 Each app's ``errors.py`` builds its own errors on these kinds; ``pixell.api.exceptions`` turns any
 ``PixellError`` into the one envelope ``{"error", "code", "details"}`` by its ``status_code`` and
-``code`` (docs/CONTRACT-NOTES.md, "Errors").
+``code`` (docs/CONTRACT.md §9).
 """
 
 

@@ -1,6 +1,6 @@
 """Django settings. Every value comes from ``pixell.env`` (the one reader of the environment).
 
-Unset variables mean the embedded defaults of CONTRACT §1: SQLite, local file storage, a
+Unset variables mean the embedded defaults of docs/CONTRACT.md §1: SQLite, local file storage, a
 filesystem Celery broker and a file cache shared by every local process — nothing to install.
 """
 
@@ -249,7 +249,7 @@ EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", "Pixell Agent Cloud <noreply@localhost>")
 
-# --- Product settings (CONTRACT §1) ----------------------------------------------------------
+# --- Product settings (docs/CONTRACT.md §1) ----------------------------------------------------------
 PIXELL_EMAIL_VERIFICATION = env.get_choice(
     "PIXELL_EMAIL_VERIFICATION", "mandatory", ("mandatory", "optional", "none")
 )
@@ -267,7 +267,7 @@ CRON_SECRET = env.get_str("CRON_SECRET")
 STRIPE_SECRET_KEY = env.get_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env.get_str("STRIPE_WEBHOOK_SECRET")
 PIXELL_BILLING_SANDBOX = env.get_bool("PIXELL_BILLING_SANDBOX", DEBUG and not STRIPE_SECRET_KEY)
-# Credit packages a top-up may buy (CONTRACT §6): credits and the price charged through Stripe.
+# Credit packages a top-up may buy (docs/CONTRACT.md §6): credits and the price charged through Stripe.
 PIXELL_CREDIT_PACKAGES = {
     "starter": {"credits": 1_000, "price_cents": 1_000},
     "growth": {"credits": 5_000, "price_cents": 4_500},
@@ -275,7 +275,7 @@ PIXELL_CREDIT_PACKAGES = {
 }
 PIXELL_CREDIT_CURRENCY = "usd"
 
-# --- Deployments (CONTRACT §5) ---------------------------------------------------------------
+# --- Deployments (docs/CONTRACT.md §5) ---------------------------------------------------------------
 # A processing job whose heartbeat is older than this was abandoned (killed worker): it is taken
 # up again while it has attempts left, else failed and refunded.
 PIXELL_DEPLOYMENT_HEARTBEAT_TIMEOUT_SECONDS = env.get_int(
@@ -348,7 +348,7 @@ REST_AUTH = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pixell Agent Cloud API",
-    "DESCRIPTION": "Upload, deploy and bill AI-agent packages. See README.md and shared CONTRACT.",
+    "DESCRIPTION": "Upload, deploy and bill AI-agent packages. See README.md and docs/CONTRACT.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -18,7 +18,7 @@ _EXPORT_SALT = "pixell.usage-export"
 
 
 def percent_change(current: int, previous: int) -> float:
-    """CONTRACT §8: rounded to one decimal; 0.0 when both are 0, 100.0 when only the earlier is 0."""
+    """docs/CONTRACT.md §8: rounded to one decimal; 0.0 when both are 0, 100.0 when only the earlier is 0."""
     if previous == 0:
         return 0.0 if current == 0 else 100.0
     return round((current - previous) * 100.0 / previous, 1)

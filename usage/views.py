@@ -102,7 +102,7 @@ def usage_page(request, tenancy):
     days = _days(request)
     extra, status = {}, 200
     if request.method == "POST":
-        tenancy.require(Role.ADMIN)  # exports need admin (CONTRACT §3)
+        tenancy.require(Role.ADMIN)  # exports need admin (docs/CONTRACT.md §3)
         try:
             data = parse_form(
                 ExportInputSerializer,

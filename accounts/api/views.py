@@ -1,4 +1,4 @@
-"""Authentication API (seed §1, CONTRACT §2). Thin: parse, call one service, render the seed shape."""
+"""Authentication API (docs/API.md §1, docs/CONTRACT.md §2). Thin: parse, call one service, render the seed shape."""
 
 from django.conf import settings
 from django.contrib.auth import logout as django_logout

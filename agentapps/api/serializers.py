@@ -1,4 +1,4 @@
-"""Input and output shapes of the agent-app API (seed §4–5, CONTRACT §4). Output fields are listed
+"""Input and output shapes of the agent-app API (docs/API.md §4–5, docs/CONTRACT.md §4). Output fields are listed
 explicitly: what a client sees never grows by accident."""
 
 from django.core.files.uploadedfile import UploadedFile
@@ -32,7 +32,7 @@ class PackageBriefSerializer(serializers.Serializer):
 
 
 class PackageSerializer(serializers.Serializer):
-    """A package as every endpoint shows it: the seed's fields plus sha256 and status."""
+    """A package as every endpoint shows it: docs/API.md's fields plus sha256 and status."""
 
     id = serializers.UUIDField()
     version = serializers.CharField()

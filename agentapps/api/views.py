@@ -1,5 +1,5 @@
-"""Agent apps, packages, signing keys and app secrets (seed §4–5, CONTRACT §4). Thin: parse, call
-one service or selector, render the seed's shape."""
+"""Agent apps, packages, signing keys and app secrets (docs/API.md §4–5, docs/CONTRACT.md §4). Thin: parse, call
+one service or selector, render docs/API.md's shape."""
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -50,7 +50,7 @@ class AgentAppListView(OrgScopedAPIView):
 
 
 class AgentAppDetailView(OrgScopedAPIView):
-    # CONTRACT §3: deleting apps needs admin; members create and update them.
+    # docs/CONTRACT.md §3: deleting apps needs admin; members create and update them.
     required_roles = {"DELETE": Role.ADMIN}
 
     @extend_schema(
@@ -241,7 +241,7 @@ class SigningKeyDetailView(OrgScopedAPIView):
 
 
 class _SecretsBase(OrgScopedAPIView):
-    # CONTRACT §2/§4: admins and API keys (the Kit authenticates `pixell secrets` with one).
+    # docs/CONTRACT.md §2/§4: admins and API keys (the Kit authenticates `pixell secrets` with one).
     api_key_role = Role.ADMIN
     required_roles = {"GET": Role.ADMIN, **_ADMIN_WRITES}
 

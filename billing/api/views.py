@@ -1,4 +1,4 @@
-"""Credits and billing API (seed §6, §8; CONTRACT §6). Thin: parse, call one service, render."""
+"""Credits and billing API (docs/API.md §6, §8; docs/CONTRACT.md §6). Thin: parse, call one service, render."""
 
 import hmac
 import json

@@ -1,4 +1,4 @@
-"""Deployments, queue, cron and webhook endpoints (seed §5, §9–§11; CONTRACT §5, §7).
+"""Deployments, queue, cron and webhook endpoints (docs/API.md §5, §9–§11; docs/CONTRACT.md §5, §7).
 
 Thin: parse, call one service or selector, render with deployments.presenters.
 """
@@ -167,7 +167,7 @@ class AppDeploymentsView(OrgScopedAPIView):
 
 
 class QueueStatsView(APIView):
-    """Global queue counts, no authentication (CONTRACT §5)."""
+    """Global queue counts, no authentication (docs/CONTRACT.md §5)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -231,7 +231,7 @@ class CronProcessDeploymentsView(APIView):
 
 
 class _WebhookView(OrgScopedAPIView):
-    # CONTRACT §2/§3: webhooks are managed by admins, and by API keys (CI).
+    # docs/CONTRACT.md §2/§3: webhooks are managed by admins, and by API keys (CI).
     api_key_role = Role.ADMIN
     required_roles = {
         "POST": Role.ADMIN,

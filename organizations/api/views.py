@@ -1,4 +1,4 @@
-"""Organizations, members, invitations and API keys (seed §2–3, CONTRACT §2–3).
+"""Organizations, members, invitations and API keys (docs/API.md §2–3, docs/CONTRACT.md §2–3).
 
 Role policy is declared (``required_roles``, ``allow_api_keys``) and enforced by the base view;
 the finer rules (who may remove or demote whom) are in the services.

@@ -1,4 +1,4 @@
-"""The one error envelope (CONTRACT §9): ``{"error", "code", "details"}`` for every 4xx and 5xx.
+"""The one error envelope (docs/CONTRACT.md §9): ``{"error", "code", "details"}`` for every 4xx and 5xx.
 
 Domain code raises ``PixellError`` subclasses (``pixell/errors.py``; each app's ``errors.py`` defines
 its own on top of them), mapped here by their status and code; so are DRF's exceptions and Django's

@@ -1,4 +1,4 @@
-"""GET /api/health (seed §12): really touches the database, storage and auth, and answers 503
+"""GET /api/health (docs/API.md §12): really touches the database, storage and auth, and answers 503
 naming the failing service. Not authenticated and not rate limited (monitors poll it)."""
 
 import logging

@@ -2,7 +2,7 @@
 organization's API-call count.
 
 It runs as middleware, not as a DRF throttle, so that 404s of unknown paths and 405s carry the
-headers too (CONTRACT §9). For an API key this process has already seen, everything the request
+headers too (docs/CONTRACT.md §9). For an API key this process has already seen, everything the request
 needs from the shared cache — its rate-limit bucket, its organization's API-call counter and the
 organization's version token that confirms the remembered identity — is one round trip, and no
 database query is made to authenticate it.
@@ -117,7 +117,7 @@ def _safely(function, *args, **kwargs) -> None:
 
 
 def _count_api_call(request) -> None:
-    """Usage metrics' apiCalls (CONTRACT §8): requests that reached an organization route (the base
+    """Usage metrics' apiCalls (docs/CONTRACT.md §8): requests that reached an organization route (the base
     view sets ``pixell_organization``). A cache increment, never a database write per request."""
     organization = getattr(request, "pixell_organization", None)
     if organization is None or _counting is None:

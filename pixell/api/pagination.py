@@ -1,4 +1,4 @@
-"""Cursor pagination for long lists (CONTRACT §9): ``?limit`` and ``?cursor``, plus ``next_cursor``.
+"""Cursor pagination for long lists (docs/CONTRACT.md §9): ``?limit`` and ``?cursor``, plus ``next_cursor``.
 
 The cursor is an opaque, signed token holding the (created_at, id) of the last row served, so
 pages are stable while new rows arrive and a client cannot forge positions.

@@ -1,4 +1,4 @@
-"""API rate limiting (CONTRACT §9): fixed windows counted per API key or user when authenticated,
+"""API rate limiting (docs/CONTRACT.md §9): fixed windows counted per API key or user when authenticated,
 per client address otherwise, in the shared cache (Redis in production, a file cache embedded).
 
 Why not django-ratelimit here: its ``get_usage`` costs two cache round trips per request (ADD, then

@@ -13,7 +13,7 @@ from pixell.api import ratelimit  # the middleware's own exemption list, so the 
 
 
 class PixellAuthenticationScheme(OpenApiAuthenticationExtension):
-    """``PixellAuthentication`` accepts either of two credentials (CONTRACT §2); the schema lists
+    """``PixellAuthentication`` accepts either of two credentials (docs/CONTRACT.md §2); the schema lists
     them as alternatives so /api/docs/ offers an Authorize button for each."""
 
     target_class = "pixell.api.authentication.PixellAuthentication"
@@ -39,7 +39,7 @@ class PixellAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class ErrorEnvelopeSerializer(serializers.Serializer):
-    """The shape of every 4xx/5xx answer under /api (CONTRACT §9)."""
+    """The shape of every 4xx/5xx answer under /api (docs/CONTRACT.md §9)."""
 
     error = serializers.CharField()
     code = serializers.CharField()
@@ -70,7 +70,7 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
 
 
 class MessageSerializer(serializers.Serializer):
-    """``{"message": …}``, the seed's answer to deletes and other actions. Shared, so the schema has
+    """``{"message": …}``, docs/API.md's answer to deletes and other actions. Shared, so the schema has
     one ``Message`` component (drf-spectacular refuses two classes with the same name)."""
 
     message = serializers.CharField()

@@ -1,4 +1,4 @@
-"""Current-organization resolution (CONTRACT §3), done once per request by the base view.
+"""Current-organization resolution (docs/CONTRACT.md §3), done once per request by the base view.
 
 Order: the API key's organization; the ``X-Organization-Id`` header; the one last chosen with
 ``POST /api/organizations/switch``; the oldest membership. Never from a request body.
@@ -25,7 +25,7 @@ class Tenancy:
 
 def resolve_tenancy(request, identity: Identity) -> Tenancy:
     if identity.api_key is not None:
-        # An API key acts as a member of its one organization (CONTRACT §2).
+        # An API key acts as a member of its one organization (docs/CONTRACT.md §2).
         return Tenancy(
             organization=identity.api_key.organization, role=Role.MEMBER, membership=None
         )
@@ -108,7 +108,7 @@ def dashboard_user(request):
 
 
 def dashboard_tenancy(request) -> DashboardTenancy | None:
-    """The page's user and current organization (CONTRACT §3 order without the header: the one last
+    """The page's user and current organization (docs/CONTRACT.md §3 order without the header: the one last
     chosen with switch, else the oldest membership). None when nobody is signed in. One query."""
     cached = getattr(request, "_pixell_dashboard_tenancy", None)
     if cached is not None:

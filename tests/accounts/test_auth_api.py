@@ -1,4 +1,4 @@
-"""Authentication API (seed §1, CONTRACT §2)."""
+"""Authentication API (docs/API.md §1, docs/CONTRACT.md §2)."""
 
 import re
 import time

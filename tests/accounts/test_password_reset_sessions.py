@@ -1,4 +1,4 @@
-"""A password reset ends every session opened before it, access tokens included (CONTRACT §2)."""
+"""A password reset ends every session opened before it, access tokens included (docs/CONTRACT.md §2)."""
 
 from datetime import timedelta
 

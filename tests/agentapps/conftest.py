@@ -44,7 +44,7 @@ def _local_media(local_storage):
 
 @pytest.fixture(params=["local", "s3"])
 def stored(request, local_storage) -> StoredFiles:
-    """Parametrizes a test over both storage backends (CONTRACT/issue: tests run both)."""
+    """Parametrizes a test over both storage backends (docs/CONTRACT.md §4: tests run both)."""
     if request.param == "s3":
         bucket = request.getfixturevalue("s3_storage")
         return StoredFiles(kind="s3", bucket=bucket)

@@ -1,4 +1,4 @@
-"""agentapps.apkg: the package validator (CONTRACT §4), against hand-made hostile archives and a
+"""agentapps.apkg: the package validator (docs/CONTRACT.md §4), against hand-made hostile archives and a
 package built by the real Pixell Agent Kit. No database, no Django."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""/api/agent-apps (seed §4, CONTRACT §3–4): shapes, names unique per organization, roles,
+"""/api/agent-apps (docs/API.md §4, docs/CONTRACT.md §3–4): shapes, names unique per organization, roles,
 tenancy, public apps, no N+1, files removed with the app."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""/api/agent-apps/:id/packages (seed §5, CONTRACT §4) on both storage backends: upload, refusals
+"""/api/agent-apps/:id/packages (docs/API.md §5, docs/CONTRACT.md §4) on both storage backends: upload, refusals
 (nothing stored, no temporary file left, nothing charged), versions, list, delete, download links."""
 
 from __future__ import annotations

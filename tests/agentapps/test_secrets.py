@@ -1,4 +1,4 @@
-"""App secrets (CONTRACT §4) with the exact shapes `pixell secrets` uses (docs/pixell-kit.md §5):
+"""App secrets (docs/CONTRACT.md §4) with the exact shapes `pixell secrets` uses (docs/pixell-kit.md §5):
 admin or API key, values encrypted at rest, never logged."""
 
 from __future__ import annotations

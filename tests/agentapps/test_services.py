@@ -1,4 +1,4 @@
-"""The package interface the deployments pipeline calls (/work/notes/PACKAGE_INTERFACE.md), on both
+"""The package interface the deployments pipeline calls (agentapps/services.py), on both
 storage backends: ingest (validate + store + hash, no rows), create (row, version rule, usage),
 discard, dry-run validation."""
 

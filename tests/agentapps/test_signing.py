@@ -1,5 +1,5 @@
 """Signing keys (/api/signing-keys) and Ed25519 verification of detached package signatures
-(CONTRACT §4)."""
+(docs/CONTRACT.md §4)."""
 
 from __future__ import annotations
 

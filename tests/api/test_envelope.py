@@ -1,4 +1,4 @@
-"""The one error envelope (CONTRACT §9) and how callers are identified (CONTRACT §2)."""
+"""The one error envelope (docs/CONTRACT.md §9) and how callers are identified (docs/CONTRACT.md §2)."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""GET /api/health (seed §12): real checks, 503 naming the failing service, never rate limited."""
+"""GET /api/health (docs/API.md §12): real checks, 503 naming the failing service, never rate limited."""
 
 import re
 

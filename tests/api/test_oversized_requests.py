@@ -1,5 +1,5 @@
 """Requests Django refuses as too big or too many (SuspiciousOperation), and JSON too deeply nested
-to decode, answer 400 in the envelope, not 500 (CONTRACT §9: only bugs become 500s)."""
+to decode, answer 400 in the envelope, not 500 (docs/CONTRACT.md §9: only bugs become 500s)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Rate limits on every /api response (CONTRACT §9)."""
+"""Rate limits on every /api response (docs/CONTRACT.md §9)."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""Tenancy walker (CONTRACT §3): every object route under /api, called with another organization's
+"""Tenancy walker (docs/CONTRACT.md §3): every object route under /api, called with another organization's
 credentials against an object of ``org``, answers 404 — never 403, 200 or 500.
 
 Routes are found by walking the URL resolver, so routes added later are covered automatically.

@@ -1,4 +1,4 @@
-"""POST /api/agent-apps/:id/packages/deploy (seed §5, CONTRACT §4/§5, docs/pixell-kit.md §3)."""
+"""POST /api/agent-apps/:id/packages/deploy (docs/API.md §5, docs/CONTRACT.md §4/§5, docs/pixell-kit.md §3)."""
 
 import base64
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The embedded default end to end (CONTRACT §1, §5): with no server installed — SQLite file, local
+"""The embedded default end to end (docs/CONTRACT.md §1, §5): with no server installed — SQLite file, local
 storage, the filesystem Celery broker — the Procfile's processes (gunicorn, `celery -A pixell worker
 -B`) process a deploy sent over HTTP. The deploy is sent while no worker runs: it waits in the
 database and the broker folder, and runs once the worker starts. The soak test holds the same stack

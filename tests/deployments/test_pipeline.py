@@ -1,4 +1,4 @@
-"""The pipeline's steps, its state machine, refunds and the runtime contract (CONTRACT §5)."""
+"""The pipeline's steps, its state machine, refunds and the runtime contract (docs/CONTRACT.md §5)."""
 
 import json
 

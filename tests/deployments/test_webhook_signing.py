@@ -1,4 +1,4 @@
-"""Outgoing webhook signatures, checked with the Standard Webhooks reference library (CONTRACT §7)."""
+"""Outgoing webhook signatures, checked with the Standard Webhooks reference library (docs/CONTRACT.md §7)."""
 
 import base64
 import json

@@ -1,4 +1,4 @@
-"""Outgoing webhooks (seed §10, CONTRACT §7): CRUD, signed deliveries, retries, log, redeliver, ping."""
+"""Outgoing webhooks (docs/API.md §10, docs/CONTRACT.md §7): CRUD, signed deliveries, retries, log, redeliver, ping."""
 
 import base64
 from datetime import timedelta

@@ -2,7 +2,7 @@
 
 from django.urls import Resolver404, resolve
 
-# The product's configuration (CONTRACT §1): what a test clears to see the embedded defaults.
+# The product's configuration (docs/CONTRACT.md §1): what a test clears to see the embedded defaults.
 PRODUCT_VARS = frozenset(
     {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "MEDIA_ROOT", "STATIC_ROOT", "DATABASE_URL", "CELERY_BROKER_URL",
      "REDIS_URL", "CRON_SECRET", "DEFAULT_FROM_EMAIL"}

@@ -1,4 +1,4 @@
-"""/api/schema/ and /api/docs/ (CONTRACT §9): a valid OpenAPI 3 document generated without
+"""/api/schema/ and /api/docs/ (docs/CONTRACT.md §9): a valid OpenAPI 3 document generated without
 warnings, covering every /api route, and a docs page that needs nothing from the internet."""
 
 import re

@@ -1,4 +1,4 @@
-"""Settings read the environment in one place (pixell/env.py) with the defaults of CONTRACT §1.
+"""Settings read the environment in one place (pixell/env.py) with the defaults of docs/CONTRACT.md §1.
 
 Each test executes pixell/settings.py afresh, as a separate module, under a controlled
 environment; Django's already-configured settings are untouched.
@@ -265,7 +265,7 @@ _ALLOWED_ENV_READ = re.compile(r'os\.environ\.setdefault\("DJANGO_SETTINGS_MODUL
 
 
 def test_only_the_env_module_reads_the_environment():
-    """STYLE habit 6: configuration is read in one place, so the README table is the whole truth."""
+    """docs/ARCHITECTURE.md, habit 6: configuration is read in one place, so the README table is the whole truth."""
     offenders = []
     for path in sorted(BASE_DIR.glob("*/**/*.py")):
         rel = path.relative_to(BASE_DIR)

@@ -1,4 +1,4 @@
-"""API keys (seed §3, CONTRACT §2)."""
+"""API keys (docs/API.md §3, docs/CONTRACT.md §2)."""
 
 from datetime import timedelta
 

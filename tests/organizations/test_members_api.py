@@ -1,4 +1,4 @@
-"""Members and invitations (seed §2, CONTRACT §3)."""
+"""Members and invitations (docs/API.md §2, docs/CONTRACT.md §3)."""
 
 import re
 from datetime import timedelta

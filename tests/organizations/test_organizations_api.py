@@ -1,4 +1,4 @@
-"""Organizations: current, list, switch, delete (seed §2, CONTRACT §3)."""
+"""Organizations: current, list, switch, delete (docs/API.md §2, docs/CONTRACT.md §3)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Usage API: metrics, chart, activity and exports (docs/CONTRACT-NOTES.md, "Usage")."""
+"""Usage API: metrics, chart, activity and exports (docs/API.md §7, docs/CONTRACT.md §8)."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
