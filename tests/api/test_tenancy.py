@@ -9,6 +9,8 @@ shows it (e.g. ``"api/agent-apps/<str:app_id>/webhooks/<str:webhook_id>"``); the
 services by tests/factories.py). Routes whose objects are not organization-scoped go in
 ``NOT_ORG_SCOPED`` with the reason. A route without a maker is still called, with random ids
 (it must answer 404, not 500), and is reported by ``test_every_object_route_has_a_maker``.
+
+The dashboard's pages have the same walker in tests/dashboard/test_tenancy.py.
 """
 
 import uuid
