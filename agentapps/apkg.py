@@ -19,7 +19,6 @@ hostile archive cannot produce a 10,000-line answer.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import io
 import json
 import math
@@ -46,7 +45,6 @@ __all__ = [
     "SURFACES",
     "ApkgLimits",
     "ApkgResult",
-    "sha256_and_copy",
     "validate_apkg",
 ]
 
@@ -1082,41 +1080,6 @@ def _scan_text(name: str, text: str, *, is_env: bool, report: _Report) -> None:
 
 
 # --- hashing while storing -----------------------------------------------------------------------------
-
-
-def sha256_and_copy(
-    src: Source,
-    dst: Source | None = None,
-    chunk: int = 1 * MiB,
-) -> tuple[str, int]:
-    """Stream `src` once, writing it to `dst` (path or binary file; None: hash only).
-
-    Returns (sha256 hex digest, byte count). A seekable file object is read from its start, so the
-    digest is always of the whole file whatever a previous reader left behind.
-    """
-    digest = hashlib.sha256()
-    size = 0
-    src_fp, close_src = _open(src, "rb")
-    dst_fp, close_dst = _open(dst, "wb") if dst is not None else (None, False)
-    try:
-        if not close_src and getattr(src_fp, "seekable", lambda: False)():
-            src_fp.seek(0)
-        while True:
-            block = src_fp.read(chunk)
-            if not block:
-                break
-            digest.update(block)
-            size += len(block)
-            if dst_fp is not None:
-                dst_fp.write(block)
-        if dst_fp is not None and hasattr(dst_fp, "flush"):
-            dst_fp.flush()
-    finally:
-        if close_src:
-            src_fp.close()
-        if close_dst and dst_fp is not None:
-            dst_fp.close()
-    return digest.hexdigest(), size
 
 
 def _open(target: Source, mode: str) -> tuple[IO[bytes], bool]:

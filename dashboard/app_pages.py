@@ -101,7 +101,6 @@ def _app_detail(request, tenancy, app, *, form_errors=None, status=200, **extra)
     )
     positions = deployment_selectors.queue_positions(rows)
     for deployment in rows:
-        deployment.steps_ordered = sorted(deployment.steps.all(), key=lambda s: s.position)
         deployment.queue_position = positions.get(deployment.id)
     is_admin = tenancy.at_least(Role.ADMIN)
     context = {

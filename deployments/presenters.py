@@ -83,7 +83,7 @@ def deployment_body(deployment: Deployment, *, queue_position: int | None = None
 
     ``deployment.steps`` should be prefetched; the steps are ordered by position.
     """
-    steps = sorted(deployment.steps.all(), key=lambda s: s.position)
+    steps = list(deployment.steps.all())
     body = {
         "id": str(deployment.id),
         "status": deployment.status,

@@ -547,10 +547,7 @@ def deployment_process_next(*, worker_id: str | None = None) -> ProcessResult | 
 def deployment_process(*, deployment_id, worker_id: str | None = None) -> ProcessResult | None:
     """Run one given deployment if it is still queued; a no-op for a gone or finished row."""
     started = time.monotonic()
-    try:
-        claim = deployment_claim(deployment_id=deployment_id, worker_id=worker_id)
-    except Deployment.DoesNotExist:
-        return None
+    claim = deployment_claim(deployment_id=deployment_id, worker_id=worker_id)
     if claim is None:
         return None
     deployment = deployment_run(claim)

@@ -40,6 +40,8 @@ def agent_app_of_org(*, organization, app_id) -> AgentApp:
 
 
 def _with_steps(qs):
+    # Ordered by position (DeploymentStep.Meta.ordering), so pages and presenters use them as they
+    # come, without sorting again.
     return qs.prefetch_related("steps")
 
 

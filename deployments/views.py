@@ -46,7 +46,7 @@ def deployment_page(request, tenancy, deployment_id):
     deployment = deployment_selectors.deployment_get(
         organization=tenancy.organization, deployment_id=deployment_id
     )
-    steps = sorted(deployment.steps.all(), key=lambda s: s.position)
+    steps = list(deployment.steps.all())
     running = deployment.status in (DeploymentStatus.QUEUED, DeploymentStatus.PROCESSING)
     context = {
         "deployment": deployment,

@@ -3,7 +3,6 @@ package built by the real Pixell Agent Kit. No database, no Django."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -20,7 +19,6 @@ from agentapps.apkg import (
     MISSING_MANIFEST,
     ApkgLimits,
     ApkgResult,
-    sha256_and_copy,
     validate_apkg,
 )
 from tests.agentapps.kit import KitUnavailable, build_kit_package
@@ -889,51 +887,6 @@ def test_large_members_are_never_read(tmp_path):
 
     assert result.valid, result.errors
     assert read < 1024 * 1024, f"read {read:,} bytes of a {path.stat().st_size:,}-byte package"
-
-
-# --- sha256_and_copy -----------------------------------------------------------------------------------
-
-
-def test_sha256_and_copy_between_paths(tmp_path):
-    src = tmp_path / "src.bin"
-    src.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
-    dst = tmp_path / "dst.bin"
-
-    digest, size = sha256_and_copy(src, dst, chunk=64 * 1024)
-
-    assert digest == hashlib.sha256(src.read_bytes()).hexdigest()
-    assert size == src.stat().st_size
-    assert dst.read_bytes() == src.read_bytes()
-
-
-def test_sha256_and_copy_file_objects_from_the_start(tmp_path):
-    data = os.urandom(100_000)
-    src = io.BytesIO(data)
-    src.seek(500)  # a validator or an earlier reader left it here
-    dst = io.BytesIO()
-
-    digest, size = sha256_and_copy(src, dst)
-
-    assert (digest, size) == (hashlib.sha256(data).hexdigest(), len(data))
-    assert dst.getvalue() == data
-
-
-def test_sha256_without_destination(tmp_path):
-    assert sha256_and_copy(io.BytesIO(b"abc")) == (hashlib.sha256(b"abc").hexdigest(), 3)
-
-
-def test_sha256_reads_in_chunks(tmp_path):
-    class Chunky(io.BytesIO):
-        sizes: list[int] = []
-
-        def read(self, size=-1):
-            self.sizes.append(size)
-            return super().read(size)
-
-    src = Chunky(b"x" * 10_000)
-    sha256_and_copy(src, None, chunk=4096)
-
-    assert set(src.sizes) == {4096}
 
 
 # --- the real kit ------------------------------------------------------------------------------------
