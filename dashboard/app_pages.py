@@ -26,6 +26,7 @@ from deployments.views import deployment_url
 from organizations.models import Role
 from pixell.api.viewsets import dashboard_render, dashboard_view, form_error, parse_form
 from pixell.errors import PixellError, ValidationError
+from runtime.views import app_page_runtime
 
 RECENT_DEPLOYMENTS = 10
 PACKAGES_SHOWN = 50
@@ -38,12 +39,6 @@ def _bool(request, name: str) -> str:
 
 def app_url(app) -> str:
     return f"/dashboard/apps/{app.pk}/"
-
-
-# Higher apps add panels to the app page without agentapps knowing them (the local runtime's
-# panel): callables ``(request=, tenancy=, app=) -> dict`` merged into the page's context,
-# appended in the higher app's AppConfig.ready().
-APP_PAGE_EXTENSIONS: list = []
 
 
 def _own_app(tenancy, app_id):
@@ -117,8 +112,8 @@ def _app_detail(request, tenancy, app, *, form_errors=None, status=200, **extra)
         "form_errors": form_errors or {},
         **extra,
     }
-    for extend in APP_PAGE_EXTENSIONS:
-        context.update(extend(request=request, tenancy=tenancy, app=app))
+    # The local runtime's panel (status, output, "Try it").
+    context.update(app_page_runtime(request=request, tenancy=tenancy, app=app))
     return dashboard_render(request, "agentapps/app_detail.html", context, status=status)
 
 

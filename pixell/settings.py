@@ -286,7 +286,7 @@ PIXELL_DEPLOYMENT_MAX_ATTEMPTS = env.get_int("PIXELL_DEPLOYMENT_MAX_ATTEMPTS", 3
 PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS = env.get_int("PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS", 120)
 PIXELL_RUNTIME_HEALTH_INTERVAL_SECONDS = env.get_int("PIXELL_RUNTIME_HEALTH_INTERVAL_SECONDS", 2)
 
-# --- Local agent runtime and invocations (CONTRACT §11, docs/runtime.md) --------------------
+# --- Local agent runtime and invocations (docs/CONTRACT.md §11, docs/runtime.md) --------------------
 # The runtime process executes uploaded code: it starts only when asked (`make run` sets this).
 PIXELL_LOCAL_RUNTIME = env.get_bool("PIXELL_LOCAL_RUNTIME", False)
 PIXELL_RUNTIME_PORT = env.get_int("PIXELL_RUNTIME_PORT", 4001)  # on 127.0.0.1 only

@@ -1,6 +1,6 @@
 """Invocation errors on top of the shared envelope (pixell.api.exceptions)."""
 
-from pixell.api.exceptions import Conflict, PixellError
+from pixell.errors import Conflict, PixellError
 
 __all__ = ["InvocationTimeout", "NotRunning", "RuntimeUnavailable"]
 

@@ -1,4 +1,4 @@
-"""Reads: what the runtime runs for an app (CONTRACT §11's ``GET /api/agent-apps/:id/runtime``)."""
+"""Reads: what the runtime runs for an app (docs/CONTRACT.md §11's ``GET /api/agent-apps/:id/runtime``)."""
 
 from runtime import client
 

@@ -1,4 +1,4 @@
-"""Invocations through the platform (CONTRACT §11): check the balance, run, meter once."""
+"""Invocations through the platform (docs/CONTRACT.md §11): check the balance, run, meter once."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import uuid
 from django.conf import settings
 from django.utils import timezone
 
+from billing.errors import InsufficientCredits
 from billing.services import invocation_report_apply
 from organizations.models import Organization
-from pixell.api.exceptions import InsufficientCredits
 from runtime import client, errors
 
 logger = logging.getLogger(__name__)

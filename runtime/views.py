@@ -1,7 +1,7 @@
 """Dashboard: the app page's runtime panel (status, output, "Try it") and the Try-it action.
 
-The app page belongs to agentapps, below this app; the panel is added through
-``agentapps.views.APP_PAGE_EXTENSIONS`` (registered in RuntimeAppConfig.ready()).
+The app page lives in the composition package above this app (dashboard/app_pages.py), which asks
+``app_page_runtime`` for the panel's context.
 """
 
 import json
@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from agentapps.selectors import agent_app_get
-from pixell.api.exceptions import PixellError
 from pixell.api.viewsets import dashboard_view
+from pixell.errors import PixellError
 from runtime import selectors, services
 
 _SESSION_KEY = "runtime-try-it"

@@ -1,4 +1,4 @@
-"""Invoking an app's running agent and reading its runtime state (CONTRACT §11). Thin views."""
+"""Invoking an app's running agent and reading its runtime state (docs/CONTRACT.md §11). Thin views."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response

@@ -125,6 +125,7 @@ OBJECT_MAKERS = {
     "dashboard/apps/<app_id>/secrets/": _make_app,
     "dashboard/apps/<app_id>/secrets/<key>/delete/": _make_secret,
     "dashboard/apps/<app_id>/webhooks/": _make_app,
+    "dashboard/apps/<app_id>/try/": _make_app,
     "dashboard/apps/<app_id>/webhooks/<webhook_id>/delete/": _make_webhook,
     "dashboard/deployments/<deployment_id>/": _make_deployment,
     "dashboard/deployments/<deployment_id>/cancel/": _make_deployment,
@@ -180,6 +181,7 @@ FORM = {
     "confirm_name": "Acme",
     "release_notes": "",
     "action": "pay",
+    "data": "{}",
 }
 
 

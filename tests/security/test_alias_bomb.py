@@ -94,7 +94,7 @@ def test_dry_run_reports_the_bomb_fast(owner_client, app, org, settings):
     started = time.perf_counter()
     response = _post(owner_client, app, "packages/deploy", dry_run="true")
     elapsed = time.perf_counter() - started
-    # A dry run answers every verdict in its own shape (seed §5): valid false with the reason.
+    # A dry run answers every verdict in its own shape (docs/API.md §5): valid false with the reason.
     assert response.status_code == 200
     body = response.json()
     assert body["valid"] is False and any("anchor" in e for e in body["errors"])
