@@ -1,8 +1,40 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
 from accounts.models import User
+from pixell.api.client import client_address
+from pixell.api.exceptions import RateLimited
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """/admin/login/ with the API's per-account and per-address throttle and lock: otherwise the
+    admin sign-in was an unthrottled password oracle that also ignored a locked account."""
+
+    def clean(self):
+        from accounts.services import user_authenticate_throttled
+
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if email is not None and password:
+            try:
+                self.user_cache = user_authenticate_throttled(
+                    email=email,
+                    password=password,
+                    address=client_address(self.request),
+                    request=self.request,
+                )
+            except RateLimited as exc:
+                raise forms.ValidationError(str(exc), code="throttled") from None
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class _UserCreationForm(UserCreationForm):

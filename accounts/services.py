@@ -102,15 +102,25 @@ def email_verify(*, key: str) -> User:
     return user
 
 
-def user_login(*, email: str, password: str, address: str) -> User:
-    """The user whose credentials these are. Throttled per account and per address."""
+def user_authenticate_throttled(*, email: str, password: str, address: str, request=None):
+    """The user these credentials name, or None; every sign-in form (API, dashboard, admin) goes
+    through here so they share one per-account and per-address lock. Raises RateLimited when
+    locked."""
     email = email.strip().lower()
     login_throttle_check(email=email, address=address)
-    user = authenticate(email=email, password=password)
+    user = authenticate(request, email=email, password=password)
     if user is None:
         login_failure_record(email=email, address=address)
-        raise AuthenticationFailed("Invalid email or password")
+        return None
     login_success_record(email=email)
+    return user
+
+
+def user_login(*, email: str, password: str, address: str) -> User:
+    """The user whose credentials these are. Throttled per account and per address."""
+    user = user_authenticate_throttled(email=email, password=password, address=address)
+    if user is None:
+        raise AuthenticationFailed("Invalid email or password")
     # Checked after the password so that the answer reveals nothing to someone without it.
     if settings.PIXELL_EMAIL_VERIFICATION == "mandatory" and not user.email_verified:
         raise EmailNotVerified()
