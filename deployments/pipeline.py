@@ -185,7 +185,7 @@ def runtime_config() -> runtime.RuntimeConfig | None:
         secret=settings.PIXELL_RUNTIME_SECRET or "",
         health_timeout_s=settings.PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS,
         health_interval_s=settings.PIXELL_RUNTIME_HEALTH_INTERVAL_SECONDS,
-        allow_private=settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+        allow_private=settings.PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS,
     )
 
 

@@ -25,7 +25,7 @@ Choices
 * **Backoff** before attempt *n* (n ≥ 2) is ``backoff_base_s * 2 ** (n - 2)``, at most 60 s, without
   jitter: one deploy talks to one runtime, so there is no herd to spread, and tests stay exact.
 * **The URL goes through the SSRF guard** on every request, with ``allow_private`` from the config
-  (``PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS``-style: true for a runtime on a private network). A
+  (``PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS``: true for a runtime on a private network or loopback). A
   refused URL is a configuration error and fails at once; a name that does not resolve is treated as
   a network error.
 * **Health polls are bounded by the deadline**: each poll's timeout is at most what remains of

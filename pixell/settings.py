@@ -259,6 +259,9 @@ PIXELL_RATE_LIMIT_ANONYMOUS = env.get_rate("PIXELL_RATE_LIMIT_ANONYMOUS", "100/h
 PIXELL_LOGIN_MAX_FAILURES = 10
 PIXELL_LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.get_bool("PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# The operator's own runtime may sit on a private network or loopback (make run's local runtime on
+# 127.0.0.1); customers' webhook targets stay public-only unless the flag above says otherwise.
+PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS = env.get_bool("PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS", DEBUG)
 PIXELL_MAX_PACKAGE_BYTES = env.get_int("PIXELL_MAX_PACKAGE_BYTES", 100 * 1024 * 1024)
 PIXELL_SECRETS_KEY = env.get_str("PIXELL_SECRETS_KEY")
 PIXELL_RUNTIME_URL = env.get_str("PIXELL_RUNTIME_URL")

@@ -137,7 +137,7 @@ def test_kit_wait_reports_a_failed_deployment(kit_server, kit_app, kit_package, 
     # A runtime that refuses: the deployment fails and the kit's --wait exits 1 with the error.
     settings.PIXELL_RUNTIME_URL = "http://127.0.0.1:9"  # nothing listens there
     settings.PIXELL_RUNTIME_SECRET = "s"
-    settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    settings.PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS = True
     settings.PIXELL_DEPLOYMENT_MAX_ATTEMPTS = 1
     from unittest import mock
 

@@ -189,7 +189,7 @@ def test_a_package_replaced_while_queued_fails_the_old_deployment(
 def runtime(http_server, settings):
     settings.PIXELL_RUNTIME_URL = http_server.url
     settings.PIXELL_RUNTIME_SECRET = "runtime-secret"
-    settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    settings.PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS = True
     settings.PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS = 2
     settings.PIXELL_RUNTIME_HEALTH_INTERVAL_SECONDS = 1
     return http_server
