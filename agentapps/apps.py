@@ -12,3 +12,27 @@ class AgentappsConfig(AppConfig):
         organization_deleting.connect(
             receivers.delete_organization_packages, dispatch_uid="agentapps.packages"
         )
+        from pixell.api.ratelimit import exemption_register
+
+        exemption_register(signed_download_request)
+
+
+def signed_download_request(request) -> bool:
+    """A GET of a package download link with a valid signature: it carries its own authorization
+    (expiring HMAC), so the anonymous rate limit does not apply (a runtime fetching packages from a
+    development server must not be throttled)."""
+    if request.method not in ("GET", "HEAD") or not request.path.endswith("/download"):
+        return False
+    from django.urls import Resolver404, resolve
+
+    try:
+        match = resolve(request.path)
+    except Resolver404:
+        return False
+    if match.url_name != "agentapps-package-download":
+        return False
+    from agentapps.storage import download_signature_valid
+
+    return download_signature_valid(
+        match.kwargs.get("package_id"), request.GET.get("expires"), request.GET.get("sig")
+    )

@@ -52,7 +52,7 @@ class ApiMiddleware:
 
     def __call__(self, request):
         path = request.path
-        if not (path.startswith("/api/") or path == "/api") or ratelimit.is_exempt(path):
+        if not (path.startswith("/api/") or path == "/api") or ratelimit.is_exempt(path, request):
             return self.get_response(request)
         fast = api_key_fast_path(request)
         if fast is not None:

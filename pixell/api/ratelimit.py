@@ -20,8 +20,21 @@ EXEMPT_PREFIXES = ("/api/cron/", "/api/runtime/")
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def is_exempt(path: str) -> bool:
-    return path.rstrip("/") in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
+# Requests that carry their own authorization (e.g. agentapps' signed download links) are exempt;
+# apps register a predicate in AppConfig.ready(), as pixell/api may not import them.
+_EXEMPTIONS: list = []
+
+
+def exemption_register(predicate) -> None:
+    """``predicate(request) -> bool``: True exempts the request from rate limiting."""
+    if predicate not in _EXEMPTIONS:
+        _EXEMPTIONS.append(predicate)
+
+
+def is_exempt(path: str, request=None) -> bool:
+    if path.rstrip("/") in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
+        return True
+    return request is not None and any(predicate(request) for predicate in _EXEMPTIONS)
 
 
 def parse_rate(rate: str) -> tuple[int, int]:

@@ -532,3 +532,21 @@ def test_a_large_upload_is_renamed_into_local_storage_not_copied(owner_client, a
 
     assert len(moved) == 1 and moved[0].endswith(f"{body['id']}.apkg")
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_signed_local_download_links_are_not_counted_against_the_anonymous_limit(
+    owner_client, app, settings
+):
+    # A runtime fetching packages from a development server must not be throttled: the signed
+    # link is its own authorization. An unsigned or tampered request is still counted.
+    from rest_framework.test import APIClient
+
+    link = _local_path(
+        post_package(owner_client, app, apkg_bytes("1.0.0")).json()["package"]["s3_url"]
+    )
+    settings.PIXELL_RATE_LIMIT_ANONYMOUS = "2/m"
+    runtime = APIClient(REMOTE_ADDR="10.6.0.1")
+    assert [runtime.get(link).status_code for _ in range(5)] == [200] * 5
+    tampered = link.replace("sig=", "sig=0")
+    statuses = [runtime.get(tampered).status_code for _ in range(3)]
+    assert statuses[-1] == 429
