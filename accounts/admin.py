@@ -6,7 +6,7 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
 from accounts.models import User
 from pixell.api.client import client_address
-from pixell.api.exceptions import RateLimited
+from pixell.errors import RateLimited
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):

@@ -5,7 +5,7 @@ import pytest
 
 from deployments.pipeline import runtime_config
 from deployments.services import webhook_create
-from pixell.api.exceptions import PixellError
+from pixell.errors import PixellError
 
 pytestmark = pytest.mark.django_db
 
