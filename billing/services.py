@@ -34,6 +34,7 @@ from organizations.models import Membership, Organization
 from organizations.selectors import memberships_of
 from organizations.versions import organization_changed
 from pixell.errors import Conflict, NotFound
+from pixell.observability import metrics
 from usage.models import UsageEvent, UsageEventType
 from usage.services import usage_event_record
 
@@ -97,6 +98,11 @@ def credits_apply(
             return existing
         Organization.objects.filter(pk=org.pk).update(credits=new_balance)
         organization_changed(org.pk)
+        # Counted once the movement is committed (an outer transaction may still roll it back).
+        if type == TransactionType.PURCHASE:
+            transaction.on_commit(lambda: metrics.credits_sold(amount=amount))
+        elif type == TransactionType.USAGE:
+            transaction.on_commit(lambda: metrics.credits_used(amount=-amount))
     organization.credits = new_balance
     row.replayed = False
     return row

@@ -12,3 +12,8 @@ class DeploymentsConfig(AppConfig):
         agent_app_deleting.connect(
             receivers.cancel_app_deployments, dispatch_uid="deployments.app-deleting"
         )
+
+        from deployments.metrics import deployments_queue_metrics
+        from pixell.observability.metrics import register_scrape_collector
+
+        register_scrape_collector(deployments_queue_metrics)

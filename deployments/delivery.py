@@ -29,6 +29,7 @@ from deployments.models import (
     WebhookDeliveryAttempt,
 )
 from deployments.presenters import iso
+from pixell.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -275,6 +276,9 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
             fields.update(next_attempt_at=finished + timedelta(seconds=next_delay))
             enqueue_on_commit(delivery.id, countdown=next_delay)
         WebhookDelivery.all_orgs.filter(id=delivery.id).update(**fields)
+    metrics.webhook_delivery_observed(
+        outcome="succeeded" if succeeded else ("failed" if next_delay is None else "retrying")
+    )
     logger.info(
         "webhook delivery %s attempt %d → %s %s",
         delivery.id,

@@ -19,6 +19,9 @@ app = Celery("pixell")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Request ids into task headers and worker log lines, task metrics (docs/OPERATIONS.md).
+import pixell.observability.tasks  # noqa: E402, F401
+
 # Every periodic job of the product, in one place. Apps register their entries here.
 app.conf.beat_schedule = {}
 # Usage: API-call counters (cache) into daily rollups; expired export files removed.

@@ -100,3 +100,21 @@ def passthrough(names: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> dict[
         for key, value in os.environ.items()
         if key in names or (prefixes and key.startswith(prefixes))
     }
+
+
+def metrics_dir() -> Path:
+    """PIXELL_METRICS_DIR (default ``<PIXELL_DATA_DIR>/metrics``), created and exported as
+    PROMETHEUS_MULTIPROC_DIR: prometheus-client reads that variable once, when it is first
+    imported, which can be before settings load (pixell/__init__ imports the Celery app), so
+    pixell.observability.metrics calls this before importing it. An explicit
+    PROMETHEUS_MULTIPROC_DIR wins."""
+    explicit = get_str("PROMETHEUS_MULTIPROC_DIR")
+    if explicit:
+        path = Path(explicit)
+    else:
+        path = get_path(
+            "PIXELL_METRICS_DIR", get_path("PIXELL_DATA_DIR", BASE_DIR / "var") / "metrics"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path

@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from pixell import env
+from pixell.observability.logs import logging_config
 
 BASE_DIR = env.BASE_DIR
 
@@ -62,6 +63,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: X-Forwarded-Proto counts only from PIXELL_TRUSTED_PROXIES (before any is_secure()).
     "pixell.api.client.TrustedProxyMiddleware",
+    # Every response (redirects and errors included) carries X-Request-ID, and the request's log
+    # line and metrics cover the whole stack's time.
+    "pixell.observability.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -374,20 +378,18 @@ USE_TZ = True
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"quiet_periodic_tasks": {"()": "pixell.logfilters.QuietPeriodicTasks"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {
-        "django.request": {"level": "ERROR"},
-        # Not a line per beat tick on the console (pixell/logfilters.py).
-        **{
-            name: {"filters": ["quiet_periodic_tasks"]}
-            for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
-        },
-    },
-}
+# --- Operating it (docs/OPERATIONS.md) -------------------------------------------------------
+# JSON lines (one object per line) unless DEBUG; PIXELL_LOG_FORMAT overrides either way.
+PIXELL_LOG_FORMAT = env.get_choice(
+    "PIXELL_LOG_FORMAT", "text" if DEBUG else "json", ("json", "text")
+)
+LOGGING = logging_config(
+    json_lines=PIXELL_LOG_FORMAT == "json", level=env.get_str("PIXELL_LOG_LEVEL", "INFO")
+)
+# GET /metrics answers only with "Authorization: Bearer <token>"; unset, it is a 404.
+PIXELL_METRICS_TOKEN = env.get_str("PIXELL_METRICS_TOKEN")
+# prometheus-client's multiprocess files: one folder shared by this host's web and worker
+# processes (PIXELL_METRICS_DIR, default <PIXELL_DATA_DIR>/metrics).
+PIXELL_METRICS_DIR = env.metrics_dir()
 
 Path(PIXELL_DATA_DIR).mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from pixell.observability.views import metrics_view
+
 api_patterns = [
     path("", include("accounts.api.urls")),
     path("", include("organizations.api.urls")),
@@ -18,6 +20,7 @@ api_patterns = [
 urlpatterns = [
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("accounts.urls")),
     path("", include("organizations.urls")),
     path("", include("dashboard.urls")),

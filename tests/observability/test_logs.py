@@ -1,0 +1,107 @@
+"""With DEBUG off, one JSON object per line; the request's line names id, method, path, status,
+duration, organization and client; URL tokens never reach the log."""
+
+import io
+import json
+import logging
+
+import pytest
+from django.conf import settings
+
+from pixell.observability.logs import ContextFilter, PixellJsonFormatter
+from pixell.observability.redaction import redact_path
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def json_lines():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PixellJsonFormatter())
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = logging.getLogger("pixell.request").level
+    logging.getLogger("pixell.request").setLevel(logging.INFO)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
+        logging.getLogger("pixell.request").setLevel(previous)
+
+
+def test_production_settings_log_json():
+    # tests/settings.py runs with DEBUG off, like production.
+    assert settings.LOGGING["formatters"]["default"]["()"].endswith("PixellJsonFormatter")
+    assert settings.LOGGING["handlers"]["console"]["filters"] == ["context"]
+
+
+def _request_lines(lines):
+    return [line for line in lines if line["logger"] == "pixell.request"]
+
+
+def test_request_line_is_json_with_its_fields(json_lines, owner, org):
+    response = client_for(owner, org=org).get(
+        "/api/agent-apps", HTTP_X_REQUEST_ID="trace-1", REMOTE_ADDR="10.1.2.3"
+    )
+    assert response.status_code == 200
+    (line,) = _request_lines(json_lines())
+    assert line["request_id"] == "trace-1"
+    assert line["method"] == "GET"
+    assert line["path"] == "/api/agent-apps"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float)
+    assert line["organization"] == str(org.id)
+    assert line["client"] == "10.1.2.3"
+    assert line["level"] == "INFO"
+
+
+def test_tokens_in_paths_never_logged(json_lines, anon_client):
+    anon_client.get("/invitations/SECRETTOKEN123/")
+    anon_client.get("/reset-password/MQ/SECRETTOKEN456/")
+    anon_client.get("/verify-email/SECRETKEY789/")
+    anon_client.get("/usage/exports/SECRETEXPORT/?token=abc")
+    text = json.dumps(json_lines())
+    for secret in ("SECRETTOKEN123", "SECRETTOKEN456", "SECRETKEY789", "SECRETEXPORT", "MQ/"):
+        assert secret not in text
+    paths = [line["path"] for line in _request_lines(json_lines())]
+    assert "/invitations/[redacted]/" in paths
+
+
+def test_authorization_header_never_logged(json_lines, owner, org):
+    client_for(owner, org=org).get("/api/agent-apps")
+    text = json.dumps(json_lines())
+    assert "Bearer" not in text
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/reset-password/abc/def-123/", "/reset-password/[redacted]/[redacted]/"),
+        ("/verify-email/k/", "/verify-email/[redacted]/"),
+        ("/invitations/t", "/invitations/[redacted]"),
+        ("/usage/exports/x/", "/usage/exports/[redacted]/"),
+        ("/api/agent-apps?page=2", "/api/agent-apps?page=2"),
+        ("/x?token=abc&page=2", "/x?token=[redacted]&page=2"),
+        ("/dashboard/", "/dashboard/"),
+    ],
+)
+def test_redact_path(path, expected):
+    assert redact_path(path) == expected
+
+
+def test_worker_lines_carry_task_and_deployment(json_lines):
+    from pixell.observability.context import deployment_id_var, task_name_var
+
+    t1 = task_name_var.set("deployments.tasks.deployment_process_task")
+    t2 = deployment_id_var.set("dep-9")
+    try:
+        logging.getLogger("deployments.pipeline").warning("step failed")
+    finally:
+        deployment_id_var.reset(t2)
+        task_name_var.reset(t1)
+    (line,) = [x for x in json_lines() if x["message"] == "step failed"]
+    assert line["task"] == "deployments.tasks.deployment_process_task"
+    assert line["deployment_id"] == "dep-9"
