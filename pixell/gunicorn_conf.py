@@ -70,3 +70,60 @@ def listen_addresses() -> list[str]:
 
 
 bind = listen_addresses()
+
+
+# --- Operating it (docs/OPERATIONS.md) ------------------------------------------------------------
+# prometheus-client's multiprocess mode: the master removes the metric files of processes that no
+# longer run when it starts (the Celery worker shares the folder, so it is never wiped whole), and
+# drops a dead worker's live gauges. pixell.observability.metrics needs no Django settings.
+
+
+def on_starting(server):
+    from pixell.observability.metrics import clean_dead_processes
+
+    clean_dead_processes()
+
+
+def child_exit(server, worker):
+    from pixell.observability.metrics import process_dead
+
+    process_dead(worker.pid)
+
+
+def _logger_class():
+    from gunicorn.glogging import Logger
+
+    from pixell.observability.logs import ContextFilter, PixellJsonFormatter, log_format
+    from pixell.observability.redaction import redact_path
+
+    json_lines = log_format(debug=env.get_bool("DEBUG", False)) == "json"
+
+    class PixellGunicornLogger(Logger):
+        """gunicorn's logs like the application's: credentials of mailed links (reset,
+        verification, invitation, export) replaced by the same function the request's line uses,
+        and one JSON object per line when the application logs JSON."""
+
+        def setup(self, cfg):
+            super().setup(cfg)
+            if json_lines:
+                for log in (self.error_log, self.access_log):
+                    for handler in log.handlers:
+                        handler.setFormatter(PixellJsonFormatter())
+                        handler.addFilter(ContextFilter())
+
+        def atoms(self, resp, req, environ, request_time):
+            atoms = super().atoms(resp, req, environ, request_time)
+            if atoms.get("U"):
+                atoms["U"] = redact_path(atoms["U"])
+            if atoms.get("q"):
+                atoms["q"] = redact_path("?" + atoms["q"])[1:]
+            if atoms.get("r"):
+                method, _, rest = atoms["r"].partition(" ")
+                target, _, protocol = rest.partition(" ")
+                atoms["r"] = f"{method} {redact_path(target)} {protocol}".rstrip()
+            return atoms
+
+    return PixellGunicornLogger
+
+
+logger_class = _logger_class()

@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from pixell import env
-from pixell.observability.logs import logging_config
+from pixell.observability.logs import log_format, logging_config
 
 BASE_DIR = env.BASE_DIR
 
@@ -380,9 +380,7 @@ LOGIN_REDIRECT_URL = "/dashboard/"
 
 # --- Operating it (docs/OPERATIONS.md) -------------------------------------------------------
 # JSON lines (one object per line) unless DEBUG; PIXELL_LOG_FORMAT overrides either way.
-PIXELL_LOG_FORMAT = env.get_choice(
-    "PIXELL_LOG_FORMAT", "text" if DEBUG else "json", ("json", "text")
-)
+PIXELL_LOG_FORMAT = log_format(debug=DEBUG)
 LOGGING = logging_config(
     json_lines=PIXELL_LOG_FORMAT == "json", level=env.get_str("PIXELL_LOG_LEVEL", "INFO")
 )

@@ -5,6 +5,7 @@ import logging
 
 from pythonjsonlogger.json import JsonFormatter
 
+from pixell import env
 from pixell.observability.context import deployment_id_var, request_id_var, task_name_var
 
 
@@ -35,6 +36,11 @@ class PixellJsonFormatter(JsonFormatter):
         )
         kwargs.setdefault("datefmt", "%Y-%m-%dT%H:%M:%S%z")
         super().__init__(*args, **kwargs)
+
+
+def log_format(*, debug: bool) -> str:
+    """PIXELL_LOG_FORMAT: ``json`` unless DEBUG (one reading for settings and gunicorn's master)."""
+    return env.get_choice("PIXELL_LOG_FORMAT", "text" if debug else "json", ("json", "text"))
 
 
 def logging_config(*, json_lines: bool, level: str = "INFO") -> dict:

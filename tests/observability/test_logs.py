@@ -105,3 +105,28 @@ def test_worker_lines_carry_task_and_deployment(json_lines):
     (line,) = [x for x in json_lines() if x["message"] == "step failed"]
     assert line["task"] == "deployments.tasks.deployment_process_task"
     assert line["deployment_id"] == "dep-9"
+
+
+def test_gunicorn_access_log_redacts_tokens():
+    from types import SimpleNamespace
+
+    from pixell import gunicorn_conf
+
+    logger = gunicorn_conf.logger_class.__new__(gunicorn_conf.logger_class)
+    original = gunicorn_conf.logger_class.__mro__[1].atoms
+
+    def fake_atoms(self, resp, req, environ, request_time):
+        return {
+            "r": "GET /reset-password/MQ/tok-1/?token=t2 HTTP/1.1",
+            "U": "/reset-password/MQ/tok-1/",
+            "q": "token=t2&page=1",
+        }
+
+    try:
+        gunicorn_conf.logger_class.__mro__[1].atoms = fake_atoms
+        atoms = logger.atoms(SimpleNamespace(), SimpleNamespace(), {}, None)
+    finally:
+        gunicorn_conf.logger_class.__mro__[1].atoms = original
+    assert "tok-1" not in str(atoms) and "t2" not in str(atoms) and "MQ" not in str(atoms)
+    assert atoms["r"] == "GET /reset-password/[redacted]/[redacted]/?token=[redacted] HTTP/1.1"
+    assert atoms["q"] == "token=[redacted]&page=1"
