@@ -4,6 +4,7 @@ API views and dashboard pages both call these; nothing here knows about HTTP bey
 address the login throttle needs.
 """
 
+import logging
 import secrets
 import time
 from datetime import timedelta
@@ -27,6 +28,7 @@ from accounts.selectors import user_get_by_email
 from accounts.tasks import email_verification_send_task, password_reset_send_task
 from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
 from organizations.services import organization_create
+from pixell.db import delete_in_batches
 from pixell.errors import AuthenticationFailed, Conflict, ValidationError
 
 
@@ -348,3 +350,21 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
         # Whoever knew the old password may hold sessions: end them all.
         sessions_revoke_all(user=user)
     return user
+
+
+# --- Retention --------------------------------------------------------------------------------
+
+
+def auth_tokens_purge(*, now=None) -> int:
+    """Forget refresh tokens past their expiry, with their blacklist entries (cascade): an
+    expired token is refused by its signature's ``exp`` alone, so the rows only grow the tables.
+    Bounded batches (pixell.db.delete_in_batches); returns the outstanding tokens removed."""
+    removed = delete_in_batches(
+        OutstandingToken.objects.filter(expires_at__lt=now or timezone.now()),
+        batch_size=settings.PIXELL_RETENTION_BATCH_SIZE,
+        max_batches=settings.PIXELL_RETENTION_MAX_BATCHES,
+    )
+    logging.getLogger(__name__).info(
+        "retention: removed %d expired refresh tokens", removed, extra={"removed": removed}
+    )
+    return removed

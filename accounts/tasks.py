@@ -52,3 +52,11 @@ def security_state_prune_task() -> int:
     from accounts.services import security_state_prune
 
     return security_state_prune()
+
+
+@shared_task(ignore_result=True, time_limit=900, soft_time_limit=840)
+def auth_tokens_purge_task() -> int:
+    """Beat, hourly: refresh tokens (and their blacklist entries) past expiry."""
+    from accounts.services import auth_tokens_purge
+
+    return auth_tokens_purge()

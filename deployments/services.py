@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -33,17 +34,21 @@ from deployments.errors import (
 )
 from deployments.models import (
     STEP_NAMES,
+    DeliveryStatus,
     Deployment,
     DeploymentStatus,
     DeploymentStep,
     IdempotencyRecord,
     StepStatus,
     Webhook,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
     WebhookEvent,
 )
 from deployments.pipeline import ENVIRONMENT_PURPOSE
 from deployments.presenters import deployment_accepted_body
 from deployments.selectors import estimated_duration_seconds
+from pixell.db import delete_in_batches
 from pixell.errors import ValidationError
 
 MIB = 1024 * 1024
@@ -145,8 +150,42 @@ def _idempotency_abandon(record: IdempotencyRecord | None) -> None:
 
 def idempotency_records_purge(*, now=None) -> int:
     cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
-    deleted, _ = IdempotencyRecord.all_orgs.filter(created_at__lt=cutoff).delete()
-    return deleted
+    removed = delete_in_batches(
+        IdempotencyRecord.all_orgs.filter(created_at__lt=cutoff),
+        batch_size=settings.PIXELL_RETENTION_BATCH_SIZE,
+        max_batches=settings.PIXELL_RETENTION_MAX_BATCHES,
+    )
+    logger.info("retention: removed %d idempotency records", removed, extra={"removed": removed})
+    return removed
+
+
+def webhook_deliveries_purge(*, now=None) -> dict:
+    """Webhook history older than PIXELL_RETENTION_WEBHOOK_DAYS: finished deliveries (their
+    bodies and attempt logs with the receivers' response snippets go with them), and any older
+    attempt log row. Filters on the indexed created_at; pending deliveries are never removed."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.PIXELL_RETENTION_WEBHOOK_DAYS)
+    batches = {
+        "batch_size": settings.PIXELL_RETENTION_BATCH_SIZE,
+        "max_batches": settings.PIXELL_RETENTION_MAX_BATCHES,
+    }
+    deliveries = delete_in_batches(
+        WebhookDelivery.all_orgs.filter(
+            created_at__lt=cutoff,
+            status__in=[DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED],
+        ),
+        **batches,
+    )
+    attempts = delete_in_batches(
+        WebhookDeliveryAttempt.objects.filter(created_at__lt=cutoff), **batches
+    )
+    removed = {"deliveries": deliveries, "attempts": attempts}
+    logger.info(
+        "retention: removed %d webhook deliveries and %d further attempt logs",
+        deliveries,
+        attempts,
+        extra={"removed": removed},
+    )
+    return removed
 
 
 # --- deploy -----------------------------------------------------------------------------------

@@ -37,3 +37,9 @@ def webhook_deliveries_sweep_task() -> int:
 def deployments_housekeeping_task() -> int:
     """Beat, hourly: forget Idempotency-Key answers older than 24 h."""
     return services.idempotency_records_purge()
+
+
+@shared_task(ignore_result=True, time_limit=900, soft_time_limit=840)
+def webhook_deliveries_purge_task() -> dict:
+    """Beat, hourly: webhook deliveries and attempt logs past PIXELL_RETENTION_WEBHOOK_DAYS."""
+    return services.webhook_deliveries_purge()

@@ -48,6 +48,19 @@ app.conf.beat_schedule["webhook-deliveries-sweep"] = {
     "task": "deployments.tasks.webhook_deliveries_sweep_task",
     "schedule": 30.0,
 }
+# Retention (README "Retention"): each run deletes bounded batches and logs what it removed.
+app.conf.beat_schedule["auth-tokens-purge"] = {
+    "task": "accounts.tasks.auth_tokens_purge_task",
+    "schedule": 3600.0,
+}
+app.conf.beat_schedule["webhook-deliveries-purge"] = {
+    "task": "deployments.tasks.webhook_deliveries_purge_task",
+    "schedule": 3600.0,
+}
+app.conf.beat_schedule["usage-events-purge"] = {
+    "task": "usage.tasks.usage_events_purge_task",
+    "schedule": 24 * 3600.0,
+}
 app.conf.beat_schedule["deployments-housekeeping"] = {
     "task": "deployments.tasks.deployments_housekeeping_task",
     "schedule": 3600.0,

@@ -389,5 +389,11 @@ PIXELL_METRICS_TOKEN = env.get_str("PIXELL_METRICS_TOKEN")
 # prometheus-client's multiprocess files: one folder shared by this host's web and worker
 # processes (PIXELL_METRICS_DIR, default <PIXELL_DATA_DIR>/metrics).
 PIXELL_METRICS_DIR = env.metrics_dir()
+# Retention (beat tasks, each deleting at most BATCH_SIZE × MAX_BATCHES rows of a table per run).
+PIXELL_RETENTION_BATCH_SIZE = env.get_int("PIXELL_RETENTION_BATCH_SIZE", 1000)
+PIXELL_RETENTION_MAX_BATCHES = env.get_int("PIXELL_RETENTION_MAX_BATCHES", 100)
+PIXELL_RETENTION_WEBHOOK_DAYS = env.get_int("PIXELL_RETENTION_WEBHOOK_DAYS", 30)
+PIXELL_RETENTION_EXPORT_DAYS = env.get_int("PIXELL_RETENTION_EXPORT_DAYS", 7)
+PIXELL_RETENTION_USAGE_EVENTS_DAYS = env.get_int("PIXELL_RETENTION_USAGE_EVENTS_DAYS", 400)
 
 Path(PIXELL_DATA_DIR).mkdir(parents=True, exist_ok=True)

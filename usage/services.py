@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -17,6 +18,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from pixell.cache import counters_hit
+from pixell.db import delete_in_batches
 from usage.models import ApiCallDaily, UsageDaily, UsageEvent, UsageExport
 
 logger = logging.getLogger(__name__)
@@ -324,4 +326,41 @@ def usage_exports_purge(*, now: datetime | None = None) -> int:
         purged += UsageExport.all_orgs.filter(pk=export.pk, deleted_at__isnull=True).update(
             deleted_at=now
         )
+    # The rows stay PIXELL_RETENTION_EXPORT_DAYS after expiry, so a late click on the link says
+    # "expired" rather than "not found"; then they go too.
+    rows = delete_in_batches(
+        UsageExport.all_orgs.filter(
+            deleted_at__isnull=False,
+            expires_at__lt=now - timedelta(days=settings.PIXELL_RETENTION_EXPORT_DAYS),
+        ),
+        batch_size=settings.PIXELL_RETENTION_BATCH_SIZE,
+        max_batches=settings.PIXELL_RETENTION_MAX_BATCHES,
+    )
+    logger.info(
+        "retention: removed %d expired export files and %d export rows",
+        purged,
+        rows,
+        extra={"removed": {"files": purged, "rows": rows}},
+    )
     return purged
+
+
+def usage_events_purge(*, now: datetime | None = None) -> int:
+    """Raw usage events of UTC days older than PIXELL_RETENTION_USAGE_EVENTS_DAYS.
+
+    Metrics and the chart read only the daily rollups (UsageDaily, ApiCallDaily), which every
+    event was added to when it was recorded, and those stay: totals do not change. What goes is
+    the per-event detail (activity list, exports) of those days. ``usage_rollup_rebuild`` must not
+    be run over purged days (it would recount them from the events that are left).
+    Filters on the indexed created_at (an event is never recorded before it occurred).
+    """
+    cutoff = utc_midnight(
+        utc_day(now or timezone.now()) - timedelta(days=settings.PIXELL_RETENTION_USAGE_EVENTS_DAYS)
+    )
+    removed = delete_in_batches(
+        UsageEvent.all_orgs.filter(created_at__lt=cutoff, occurred_at__lt=cutoff),
+        batch_size=settings.PIXELL_RETENTION_BATCH_SIZE,
+        max_batches=settings.PIXELL_RETENTION_MAX_BATCHES,
+    )
+    logger.info("retention: removed %d raw usage events", removed, extra={"removed": removed})
+    return removed
