@@ -15,7 +15,7 @@ from django.conf import settings
 from pixell.api.client import client_address
 from pixell.cache import counters_hit
 
-EXEMPT_PATHS = {"/api/health", "/api/stripe/webhook"}
+EXEMPT_PATHS = {"/api/health", "/api/health/live", "/api/health/ready", "/api/stripe/webhook"}
 EXEMPT_PREFIXES = ("/api/cron/", "/api/runtime/")
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -1,0 +1,70 @@
+"""Probes for load balancers and orchestrators (docs/OPERATIONS.md), beside the seed's
+/api/health:
+
+- ``GET /api/health/live``: the process answers; touches nothing (no database, cache or broker),
+  so a slow dependency never gets healthy processes restarted. Kubernetes ``livenessProbe``.
+- ``GET /api/health/ready``: database, cache and broker each answer; 503 in the error envelope
+  naming the failing ones otherwise, so the load balancer stops sending traffic to this process
+  while a dependency is down. Kubernetes ``readinessProbe``, a load balancer's health check.
+
+Neither is authenticated or rate limited; neither writes anything.
+"""
+
+import logging
+import uuid
+
+from django.core.cache import cache
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from pixell.api.exceptions import json_error
+from pixell.api.health import check_database
+
+logger = logging.getLogger(__name__)
+
+BROKER_TIMEOUT_SECONDS = 2
+
+
+def check_cache() -> str:
+    # A read of a key that does not exist: a round trip to Redis (or the file cache) and no write.
+    cache.get(f"ready:{uuid.uuid4().hex}")
+    return "connected"
+
+
+def check_broker() -> str:
+    from pixell.celery import app
+
+    with app.connection_for_read() as connection:
+        connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+    return "connected"
+
+
+READINESS_CHECKS = {"database": check_database, "cache": check_cache, "broker": check_broker}
+
+
+def _no_store(response):
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def live_view(request):
+    return _no_store(JsonResponse({"status": "alive"}))
+
+
+@require_GET
+def ready_view(request):
+    checks, failing = {}, []
+    for name, check in READINESS_CHECKS.items():
+        try:
+            checks[name] = check()
+        except Exception as exc:
+            logger.warning("Readiness check %s failed", name, exc_info=True)
+            # The exception's class only: its message may hold hosts or credentials.
+            checks[name] = f"error: {type(exc).__name__}"
+            failing.append(name)
+    if failing:
+        return _no_store(
+            json_error(503, f"Not ready: {', '.join(failing)}", "SERVICE_UNAVAILABLE", checks)
+        )
+    return _no_store(JsonResponse({"status": "ready", "checks": checks}))

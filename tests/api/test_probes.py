@@ -1,0 +1,51 @@
+"""Liveness touches nothing; readiness checks database, cache and broker, 503 in the envelope."""
+
+import pytest
+from django.db import connection
+
+import pixell.api.probes as probes
+
+
+def test_live_touches_nothing(anon_client, monkeypatch):
+    # No django_db mark: any database query in this test is an error.
+    monkeypatch.setattr(probes.cache, "get", lambda *a, **k: pytest.fail("cache touched"))
+    monkeypatch.setattr(probes, "check_broker", lambda: pytest.fail("broker touched"))
+    response = anon_client.get("/api/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "alive"}
+    assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.django_db
+def test_ready_checks_database_cache_and_broker(anon_client):
+    response = anon_client.get("/api/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "connected", "cache": "connected", "broker": "connected"},
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("failing", ["database", "cache", "broker"])
+def test_ready_is_503_naming_the_failing_dependency(anon_client, monkeypatch, failing):
+    def broken():
+        raise ConnectionError("secret-host:6379 refused")
+
+    monkeypatch.setitem(probes.READINESS_CHECKS, failing, broken)
+    response = anon_client.get("/api/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "SERVICE_UNAVAILABLE"
+    assert failing in body["error"]
+    assert body["details"][failing] == "error: ConnectionError"
+    assert "secret-host" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_probes_are_not_rate_limited(anon_client, settings):
+    settings.PIXELL_RATE_LIMIT_ANONYMOUS = "1/h"
+    for _ in range(3):
+        assert anon_client.get("/api/health/ready").status_code == 200
+        assert anon_client.get("/api/health/live").status_code == 200
+    assert connection.is_usable()
