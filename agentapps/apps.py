@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class AgentappsConfig(AppConfig):
     name = "agentapps"
+    verbose_name = "Agent apps"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

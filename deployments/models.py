@@ -206,6 +206,7 @@ class WebhookDelivery(OrgScopedModel):
     )
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
             models.Index(fields=["webhook", "-created_at"], name="delivery_webhook_recent_idx"),

@@ -62,6 +62,7 @@ class UsageDaily(OrgScopedModel):
     credits = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = "daily usage rollup"
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "day", "type"], name="usage_daily_unique"
@@ -84,6 +85,7 @@ class ApiCallDaily(OrgScopedModel):
     count = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = "daily API call count"
         constraints = [
             models.UniqueConstraint(fields=["organization", "day"], name="api_call_daily_unique")
         ]
