@@ -11,6 +11,8 @@ from functools import wraps
 
 from django.contrib import messages
 from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from agentapps import selectors, services
@@ -38,7 +40,7 @@ def _bool(request, name: str) -> str:
 
 
 def app_url(app) -> str:
-    return f"/dashboard/apps/{app.pk}/"
+    return reverse("dashboard-app", args=[app.pk])
 
 
 def _own_app(tenancy, app_id):
@@ -138,7 +140,7 @@ def app_delete(request, tenancy, app_id):
     messages.success(
         request, f"Agent app “{app.name}” deleted with its packages, secrets and deployments."
     )
-    return HttpResponseRedirect("/dashboard/apps/")
+    return redirect("dashboard-apps")
 
 
 # --- packages and deploys (multipart) ------------------------------------------------------------------

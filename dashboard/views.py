@@ -7,6 +7,8 @@ none imports it. Thin: every write is the service the API calls.
 
 from django.contrib import messages
 from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from agentapps import selectors as agentapp_selectors
 from agentapps import services as agentapp_services
@@ -86,7 +88,7 @@ def settings_page(request, tenancy):
             form=request.POST,
         )
     messages.success(request, "Settings saved.")
-    return HttpResponseRedirect("/dashboard/settings/")
+    return redirect("dashboard-settings")
 
 
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
@@ -111,7 +113,7 @@ def signing_key_create(request, tenancy):
             key_form=request.POST,
         )
     messages.success(request, f"Signing key “{key.name}” added ({key.fingerprint[:16]}…).")
-    return HttpResponseRedirect("/dashboard/settings/#signing-keys")
+    return HttpResponseRedirect(reverse("dashboard-settings") + "#signing-keys")
 
 
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
@@ -119,7 +121,7 @@ def signing_key_delete(request, tenancy, key_id):
     key = agentapp_selectors.signing_key_get(organization=tenancy.organization, key_id=key_id)
     agentapp_services.signing_key_delete(signing_key=key, actor=tenancy.user)
     messages.success(request, f"Signing key “{key.name}” deleted.")
-    return HttpResponseRedirect("/dashboard/settings/#signing-keys")
+    return HttpResponseRedirect(reverse("dashboard-settings") + "#signing-keys")
 
 
 @dashboard_view(role=Role.OWNER, methods=["POST"])
@@ -135,4 +137,4 @@ def organization_delete(request, tenancy):
     messages.success(
         request, f"Organization “{organization.name}” and everything in it were deleted."
     )
-    return HttpResponseRedirect("/dashboard/")
+    return redirect("dashboard")

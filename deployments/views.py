@@ -5,6 +5,7 @@ Thin: reads are deployments.selectors, the cancel is the service the API calls.
 
 from django.contrib import messages
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from deployments import selectors as deployment_selectors
 from deployments import services as deployment_services
@@ -19,7 +20,7 @@ REFRESH_SECONDS = 3
 
 
 def deployment_url(deployment) -> str:
-    return f"/dashboard/deployments/{deployment.pk}/"
+    return reverse("dashboard-deployment", args=[deployment.pk])
 
 
 @dashboard_view(methods=["GET"])

@@ -8,8 +8,7 @@ the last owner) are the services' and come back as messages.
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
@@ -81,7 +80,7 @@ def switch_organization(request, tenancy):
     )
     messages.success(request, f"Switched to {membership.organization.name}.")
     # To the overview, not back: the page being left may show an object of the other organization.
-    return HttpResponseRedirect("/dashboard/")
+    return redirect("dashboard")
 
 
 # --- API keys (admins) ----------------------------------------------------------------------------------
@@ -141,7 +140,7 @@ def api_key_delete(request, tenancy, key_id):
     messages.success(
         request, f"API key “{key.name}” ({key.key_preview}) deleted; it stops working at once."
     )
-    return HttpResponseRedirect("/dashboard/api-keys/")
+    return redirect("dashboard-api-keys")
 
 
 # --- members and invitations -------------------------------------------------------------------------------
@@ -191,7 +190,7 @@ def members_page(request, tenancy):
         request,
         f"Invitation sent to {invitation.email} as {invitation.role}; the link works for 7 days.",
     )
-    return HttpResponseRedirect("/dashboard/members/")
+    return redirect("dashboard-members")
 
 
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
@@ -210,7 +209,7 @@ def member_role_change(request, tenancy, user_id):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{membership.user.email} is now {membership.role}.")
-    return HttpResponseRedirect("/dashboard/members/")
+    return redirect("dashboard-members")
 
 
 @dashboard_view(methods=["POST"])
@@ -227,12 +226,12 @@ def member_remove(request, tenancy, user_id):
         )
     except PixellError as exc:
         messages.error(request, exc.message)
-        return HttpResponseRedirect("/dashboard/members/")
+        return redirect("dashboard-members")
     if leaving:
         messages.success(request, f"You left {tenancy.organization.name}.")
-        return HttpResponseRedirect("/dashboard/")
+        return redirect("dashboard")
     messages.success(request, f"{membership.user.email} was removed from the organization.")
-    return HttpResponseRedirect("/dashboard/members/")
+    return redirect("dashboard-members")
 
 
 @dashboard_view(role=Role.ADMIN, methods=["POST"])
@@ -248,4 +247,4 @@ def invitation_revoke(request, tenancy, invitation_id):
         messages.success(
             request, f"Invitation of {invitation.email} revoked; its link no longer works."
         )
-    return HttpResponseRedirect("/dashboard/members/")
+    return redirect("dashboard-members")
