@@ -257,7 +257,9 @@ def _invalid_token(message: str) -> ValidationError:
 
 
 def invitation_accept(*, token: str, user) -> Membership:
-    """Joins the invitation's organization (and makes it the user's current one)."""
+    """Joins the invitation's organization. The user's current organization does not change: a
+    token used without X-Organization-Id must keep acting where it did (header, else the last
+    explicit switch, else the oldest membership); the dashboard offers the switch."""
     invitation = invitation_get_by_token(token=token)
     if invitation is None:
         raise _invalid_token("Invalid invitation token.")
@@ -283,7 +285,7 @@ def invitation_accept(*, token: str, user) -> Membership:
             if claimed != 1:
                 raise _invalid_token("This invitation has already been used.")
             membership = Membership.objects.create(
-                organization=invitation.organization, user=user, role=invitation.role, chosen_at=now
+                organization=invitation.organization, user=user, role=invitation.role
             )
             organization_activity.send(
                 sender=Organization,

@@ -191,7 +191,7 @@ def test_revoke_unknown_invitation_is_404(owner_client, invitation_id):
 
 
 # --- accept ---------------------------------------------------------------------------------
-def test_accept_joins_with_role_and_makes_org_current(
+def test_accept_joins_with_role_and_leaves_the_current_org_alone(
     owner_client, org, django_capture_on_commit_callbacks
 ):
     _invite(
@@ -201,7 +201,7 @@ def test_accept_joins_with_role_and_makes_org_current(
     joiner = UserFactory(email="joiner@example.com")
     from organizations.services import organization_create
 
-    organization_create(name="Joiner's own", owner=joiner)
+    own = organization_create(name="Joiner's own", owner=joiner)
     client = client_for(joiner)
 
     response = client.post("/api/invitations/accept", {"token": token}, format="json")
@@ -211,7 +211,9 @@ def test_accept_joins_with_role_and_makes_org_current(
         response.json()["organization"]["id"] == str(org.id) and response.json()["role"] == "admin"
     )
     assert Membership.objects.get(organization=org, user=joiner).role == Role.ADMIN
-    assert client.get("/api/organizations/current").json()["organization"]["id"] == str(org.id)
+    # A CI token without X-Organization-Id must not start deploying somewhere else (CONTRACT §3:
+    # header, else the last explicit switch, else the oldest membership).
+    assert client.get("/api/organizations/current").json()["organization"]["id"] == str(own.id)
     used = client.post("/api/invitations/accept", {"token": token}, format="json")
     assert used.status_code == 400 and "token" in used.json()["details"]
 
