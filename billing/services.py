@@ -30,10 +30,10 @@ from billing.models import (
     StripeEventStatus,
     TransactionType,
 )
-from organizations.models import Membership, Organization
+from organizations.models import Membership, Organization, Role
 from organizations.selectors import memberships_of
 from organizations.versions import organization_changed
-from pixell.errors import Conflict, NotFound
+from pixell.errors import Conflict, NotFound, PermissionDenied
 from pixell.observability import metrics
 from usage.models import UsageEvent, UsageEventType
 from usage.services import usage_event_record
@@ -284,9 +284,19 @@ def sandbox_checkout_get(*, session_id: str, user) -> CheckoutSession:
 
 
 def sandbox_checkout_pay(*, checkout: CheckoutSession, user) -> CreditTransaction:
-    """The sandbox page's "Pay": the same fulfilment as a Stripe webhook."""
-    if not settings.PIXELL_BILLING_SANDBOX:
+    """The sandbox page's "Pay": the same fulfilment as a Stripe webhook.
+
+    Payable only while the sandbox is the active provider (a session created before Stripe was
+    configured must not stay a free top-up afterwards) and only by an admin or owner of the
+    organization, as POST /api/credits/topup itself requires."""
+    if not settings.PIXELL_BILLING_SANDBOX or settings.STRIPE_SECRET_KEY:
         raise BillingNotConfigured("Sandbox checkout is turned off on this server")
+    if not Membership.objects.filter(
+        organization_id=checkout.organization_id,
+        user=user,
+        role__in=[Role.ADMIN, Role.OWNER],
+    ).exists():
+        raise PermissionDenied("Only an admin or owner of the organization can pay for credits")
     if checkout.status == CheckoutStatus.CANCELLED:
         raise Conflict("This checkout session was cancelled")
     if (

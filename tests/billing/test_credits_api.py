@@ -350,11 +350,23 @@ def test_sandbox_pay_needs_csrf_token(owner_client, owner, org, sandbox):
     assert _balance(org) == 100
 
 
-def test_sandbox_member_of_the_org_may_pay(owner_client, member_user, org, sandbox, client):
+def test_sandbox_member_of_the_org_may_not_pay(owner_client, member_user, org, sandbox, client):
+    # Paying credits the organization: only an admin or owner may, as with POST /api/credits/topup.
     session_id = _sandbox_session(owner_client)
     client.force_login(member_user)
-    assert (
-        client.post(f"/billing/sandbox-checkout/{session_id}/", {"action": "pay"}).status_code
-        == 302
-    )
-    assert _balance(org) == 1100
+    response = client.post(f"/billing/sandbox-checkout/{session_id}/", {"action": "pay"})
+    assert response.status_code == 400
+    assert _balance(org) == 100
+    assert CheckoutSession.objects.for_org(org).get().status == "pending"
+
+
+def test_sandbox_session_is_not_payable_once_stripe_is_configured(
+    owner_client, owner, org, sandbox, client
+):
+    session_id = _sandbox_session(owner_client)
+    sandbox.STRIPE_SECRET_KEY = "sk_test_configured_later"
+    page = _page_client(client, owner)
+    response = page.post(f"/billing/sandbox-checkout/{session_id}/", {"action": "pay"})
+    assert response.status_code == 400
+    assert _balance(org) == 100
+    assert not CreditTransaction.objects.for_org(org).filter(type="purchase").exists()
