@@ -63,6 +63,17 @@ def _leave_task(task_id=None, task=None, state=None, **_):
         request_id_var.reset(tokens[0])
 
 
+@signals.setup_logging.connect
+def _use_settings_logging(**_):
+    # Connected, this replaces Celery's own logging setup: the worker and beat log through
+    # settings.LOGGING (JSON lines with task, deployment and request ids when DEBUG is off).
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
 @signals.worker_init.connect
 def _clean_metrics_at_start(**_):
     metrics.clean_dead_processes()

@@ -72,3 +72,11 @@ def test_worker_context_carries_request_task_and_deployment():
     assert request_id_var.get() is None
     assert task_name_var.get() is None
     assert deployment_id_var.get() is None
+
+
+def test_celery_logs_through_settings_logging():
+    # Connected to setup_logging, so Celery does not install its own text handlers in the worker.
+    from celery import signals
+
+    receivers = [ref() for _, ref in signals.setup_logging.receivers]
+    assert task_signals._use_settings_logging in receivers
