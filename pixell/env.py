@@ -118,3 +118,14 @@ def metrics_dir() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
     return path
+
+
+def get_secret(name: str, *, min_length: int) -> str | None:
+    """A shared secret (unset: None); one shorter than ``min_length`` stops the boot."""
+    value = get_str(name)
+    if value is not None and len(value) < min_length:
+        raise ImproperlyConfigured(
+            f"{name} must be at least {min_length} characters (got {len(value)}); generate one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return value

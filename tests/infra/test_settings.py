@@ -184,8 +184,8 @@ def test_product_settings_are_read(load_settings, tmp_path):
         PIXELL_MAX_PACKAGE_BYTES="1048576",
         PIXELL_SECRETS_KEY="k" * 32,
         PIXELL_RUNTIME_URL="http://runtime.internal:8080",
-        PIXELL_RUNTIME_SECRET="runtime-secret",
-        CRON_SECRET="cron-secret",
+        PIXELL_RUNTIME_SECRET="runtime-secret-0123456789abcdef0123",
+        CRON_SECRET="cron-secret-0123456789abcdef0123456",
         MEDIA_ROOT=str(tmp_path / "media"),
         STATIC_ROOT=str(tmp_path / "static"),
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
@@ -205,9 +205,9 @@ def test_product_settings_are_read(load_settings, tmp_path):
     assert s.PIXELL_SECRETS_KEY == "k" * 32
     assert (s.PIXELL_RUNTIME_URL, s.PIXELL_RUNTIME_SECRET) == (
         "http://runtime.internal:8080",
-        "runtime-secret",
+        "runtime-secret-0123456789abcdef0123",
     )
-    assert s.CRON_SECRET == "cron-secret"
+    assert s.CRON_SECRET == "cron-secret-0123456789abcdef0123456"
     assert str((tmp_path / "media").resolve()) == s.MEDIA_ROOT
     assert str((tmp_path / "static").resolve()) == s.STATIC_ROOT
     assert (s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS) == ("smtp.example.com", 587, True)
@@ -287,3 +287,11 @@ def test_every_variable_settings_read_is_in_the_readme_table():
     table = "\n".join(line for line in readme.splitlines() if line.startswith("|"))
     missing = sorted(name for name in names if f"`{name}`" not in table)
     assert missing == [], f"README.md's configuration table does not explain: {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("name", ["PIXELL_RUNTIME_SECRET", "CRON_SECRET"])
+def test_short_shared_secrets_refuse_to_boot(load_settings, name):
+    # These secrets authenticate machine endpoints; a short one can be guessed.
+    with pytest.raises(ImproperlyConfigured, match=f"{name} must be at least 32 characters"):
+        load_settings(SECRET_KEY="x" * 40, **{name: "short-secret"})
+    assert getattr(load_settings(SECRET_KEY="x" * 40, **{name: "s" * 32}), name) == "s" * 32
