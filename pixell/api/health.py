@@ -2,6 +2,8 @@
 naming the failing service. Not authenticated and not rate limited (monitors poll it)."""
 
 import logging
+import threading
+import time
 import uuid
 
 from django.core.cache import cache
@@ -29,7 +31,25 @@ def check_database() -> str:
     return "connected"
 
 
+# The storage probe's last (result, monotonic time): anonymous callers share it for a few seconds,
+# so hammering /api/health costs no storage write (three S3 requests) per call. Per process.
+STORAGE_PROBE_SECONDS = 5.0
+_storage_probe: tuple[str | None, float] = (None, 0.0)
+_storage_probe_lock = threading.Lock()
+
+
 def check_storage() -> str:
+    global _storage_probe
+    with _storage_probe_lock:
+        result, at = _storage_probe
+        if result is not None and time.monotonic() - at < STORAGE_PROBE_SECONDS:
+            return result
+        result = _probe_storage()  # raises on failure: a failure is never remembered
+        _storage_probe = (result, time.monotonic())
+        return result
+
+
+def _probe_storage() -> str:
     # A write, a read and a delete of a tiny object: on S3 that is three real requests, so a
     # missing bucket or bad credentials show up here. A unique name keeps concurrent probes apart.
     name = default_storage.save(f"{PROBE_PREFIX}probe-{uuid.uuid4().hex}.txt", ContentFile(b"ok"))

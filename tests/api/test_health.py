@@ -10,6 +10,11 @@ import pixell.api.health as health
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fresh_storage_probe(monkeypatch):
+    monkeypatch.setattr(health, "_storage_probe", (None, 0.0))
+
+
 def test_healthy_seed_shape(anon_client):
     response = anon_client.get("/api/health")
     assert response.status_code == 200
@@ -68,3 +73,20 @@ def test_health_is_not_rate_limited(anon_client, settings):
         response = anon_client.get("/api/health")
         assert response.status_code == 200
         assert "X-RateLimit-Limit" not in response
+
+
+def test_storage_probe_is_cached_for_a_few_seconds(anon_client, monkeypatch):
+    # Anonymous callers must not make a storage write each (a cheap way to run up S3 requests).
+    from django.core.files.storage import default_storage
+
+    saves = []
+    real_save = default_storage.save
+    monkeypatch.setattr(
+        health.default_storage, "save", lambda *a, **k: saves.append(1) or real_save(*a, **k)
+    )
+    for _ in range(5):
+        assert anon_client.get("/api/health").status_code == 200
+    assert len(saves) == 1
+    monkeypatch.setattr(health, "_storage_probe", (None, 0.0))  # the few seconds have passed
+    anon_client.get("/api/health")
+    assert len(saves) == 2
