@@ -64,20 +64,26 @@ def _post(client, app, path, **fields):
     )
 
 
-def _nothing_stored(org, credits, settings):
+def _stored_files(settings) -> set:
     from pathlib import Path
 
+    root = Path(settings.MEDIA_ROOT) / "packages"
+    return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def _nothing_stored(org, credits, settings, before):
     assert not Package.all_orgs.exists()
     assert not Deployment.objects.for_org(org).exists()
     assert Organization.objects.get(pk=org.pk).credits == credits
     assert not CreditTransaction.objects.for_org(org).filter(type="usage").exists()
-    root = Path(settings.MEDIA_ROOT) / "packages"
-    assert not root.exists() or not any(p.is_file() for p in root.rglob("*"))
+    # Other tests of the run may have left packages in the shared media root: compare.
+    assert _stored_files(settings) == before
 
 
 @pytest.mark.parametrize("path", ["packages", "packages/deploy"])
 def test_upload_and_deploy_refuse_the_bomb_fast(owner_client, app, org, settings, path):
     credits = Organization.objects.get(pk=org.pk).credits
+    before = _stored_files(settings)
     owner_client.get("/api/organizations/current")  # warm up: time the refusal, not the imports
     started = time.perf_counter()
     response = _post(owner_client, app, path)
@@ -85,11 +91,12 @@ def test_upload_and_deploy_refuse_the_bomb_fast(owner_client, app, org, settings
     assert response.status_code == 400, response.content[:300]
     assert any("anchor" in r for r in response.json()["details"]), response.json()
     assert elapsed < 1.0, elapsed
-    _nothing_stored(org, credits, settings)
+    _nothing_stored(org, credits, settings, before)
 
 
 def test_dry_run_reports_the_bomb_fast(owner_client, app, org, settings):
     credits = Organization.objects.get(pk=org.pk).credits
+    before = _stored_files(settings)
     owner_client.get("/api/organizations/current")  # warm up: time the refusal, not the imports
     started = time.perf_counter()
     response = _post(owner_client, app, "packages/deploy", dry_run="true")
@@ -99,7 +106,7 @@ def test_dry_run_reports_the_bomb_fast(owner_client, app, org, settings):
     body = response.json()
     assert body["valid"] is False and any("anchor" in e for e in body["errors"])
     assert elapsed < 1.0, elapsed
-    _nothing_stored(org, credits, settings)
+    _nothing_stored(org, credits, settings, before)
 
 
 def test_a_lone_scalar_anchor_is_refused_too():
