@@ -19,6 +19,7 @@ from deployments.services import idempotency_records_purge, webhook_deliveries_p
 from pixell.celery import app as celery_app
 from pixell.db import delete_in_batches
 from tests.factories import AgentAppFactory, WebhookDeliveryFactory, WebhookFactory
+from tests.s3 import local_storage  # noqa: F401 - fixture
 from usage.models import UsageEvent, UsageEventType, UsageExport
 from usage.selectors import usage_chart, usage_metrics
 from usage.services import (
@@ -29,6 +30,12 @@ from usage.services import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _local_media(local_storage):
+    """Export files go to a per-test MEDIA_ROOT, not the session's shared one."""
+    return local_storage
 
 
 def _age(model_qs, *, created_at):
