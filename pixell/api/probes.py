@@ -15,10 +15,14 @@ import uuid
 
 from django.core.cache import cache
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 
 from pixell.api.exceptions import json_error
 from pixell.api.health import check_database
+from pixell.api.schema import ErrorEnvelopeSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +51,49 @@ def _no_store(response):
     return response
 
 
-@require_GET
-def live_view(request):
-    return _no_store(JsonResponse({"status": "alive"}))
+class _Probe(APIView):
+    """No authentication, no throttle: a probe must answer whoever the orchestrator is."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
 
 
-@require_GET
-def ready_view(request):
+class LiveView(_Probe):
+    @extend_schema(
+        summary="Liveness probe",
+        responses=inline_serializer(
+            "Live", {"status": serializers.ChoiceField(choices=["alive"])}
+        ),
+        auth=[],
+    )
+    def get(self, request):
+        return _no_store(JsonResponse({"status": "alive"}))
+
+
+class ReadyView(_Probe):
+    @extend_schema(
+        summary="Readiness probe",
+        responses={
+            200: inline_serializer(
+                "Ready",
+                {
+                    "status": serializers.ChoiceField(choices=["ready"]),
+                    "checks": serializers.DictField(child=serializers.CharField()),
+                },
+            ),
+            503: OpenApiResponse(
+                ErrorEnvelopeSerializer,
+                description="A dependency is down; details name each check.",
+            ),
+        },
+        auth=[],
+    )
+    def get(self, request):
+        return _ready()
+
+
+def _ready():
     checks, failing = {}, []
     for name, check in READINESS_CHECKS.items():
         try:

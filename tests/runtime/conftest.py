@@ -52,7 +52,7 @@ def runtime_on(settings, kit_server, local_runtime):
     """The pipeline and the invoke API pointed at the local runtime, as `make run` does."""
     settings.PIXELL_RUNTIME_URL = local_runtime.url
     settings.PIXELL_RUNTIME_SECRET = local_runtime.secret_text
-    settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    settings.PIXELL_RUNTIME_ALLOW_PRIVATE_NETWORKS = True  # loopback runtime, also with DEBUG off
     settings.PIXELL_PUBLIC_URL = kit_server.url  # packageUrl: the runtime downloads from us
     settings.PIXELL_RUNTIME_HEALTH_INTERVAL_SECONDS = 0.2
     settings.PIXELL_RUNTIME_HEALTH_TIMEOUT_SECONDS = 120
