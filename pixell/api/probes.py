@@ -62,9 +62,7 @@ class _Probe(APIView):
 class LiveView(_Probe):
     @extend_schema(
         summary="Liveness probe",
-        responses=inline_serializer(
-            "Live", {"status": serializers.ChoiceField(choices=["alive"])}
-        ),
+        responses=inline_serializer("Live", {"status": serializers.ChoiceField(choices=["alive"])}),
         auth=[],
     )
     def get(self, request):
