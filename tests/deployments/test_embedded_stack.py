@@ -10,6 +10,7 @@ Each test sets its own broker and database environment (the embedded defaults), 
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import socket
@@ -137,6 +138,7 @@ def _copy_prepared(prepared, tmp_path) -> tuple[Path, str, str]:
 def test_web_and_worker_on_embedded_defaults_process_a_deploy(tmp_path, prepared):
     _, app_id, api_key = _copy_prepared(prepared, tmp_path)
     env = _env(tmp_path / "data")
+    env["PIXELL_LOG_FORMAT"] = "json"  # as with DEBUG off: the worker's lines are parsed below
     assert (
         not (tmp_path / "data" / "db.sqlite3").is_symlink()
         and (tmp_path / "data" / "db.sqlite3").exists()
@@ -145,6 +147,7 @@ def test_web_and_worker_on_embedded_defaults_process_a_deploy(tmp_path, prepared
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {api_key}"}
+    request_id = f"ci-trace-{port}"
     web = worker = None
     try:
         web = _start(
@@ -170,7 +173,7 @@ def test_web_and_worker_on_embedded_defaults_process_a_deploy(tmp_path, prepared
 
         accepted = requests.post(
             f"{base}/api/agent-apps/{app_id}/packages/deploy",
-            headers=headers,
+            headers={**headers, "X-Request-ID": request_id},
             data={"version": "1.0.0"},
             files={"file": ("agent.apkg", _package(), "application/octet-stream")},
             timeout=30,
@@ -211,6 +214,16 @@ def test_web_and_worker_on_embedded_defaults_process_a_deploy(tmp_path, prepared
         body = requests.get(status_url, headers=headers, timeout=5).json()["deployment"]
         assert body["attempts"] == 1
         assert {s["status"] for s in body["progress"]["steps"]} == {"completed", "skipped"}
+        assert accepted.headers["X-Request-ID"] == request_id
+        # The worker's log lines for this deployment carry the id of the request that queued it.
+        worker_lines = [
+            json.loads(line)
+            for line in (tmp_path / "worker.log").read_text().splitlines()
+            if line.startswith("{")
+        ]
+        traced = [line for line in worker_lines if line.get("deployment_id") == deployment_id]
+        assert traced, log
+        assert {line.get("request_id") for line in traced} == {request_id}
     finally:
         _stop(worker)
         _stop(web)
