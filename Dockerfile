@@ -10,6 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PORT=4000 \
+    PIXELL_SECOND_PORT=off \
     PIXELL_DATA_DIR=/app/var \
     STATIC_ROOT=/app/staticfiles
 
@@ -36,6 +37,9 @@ USER pixell
 
 EXPOSE 4000
 
-# gunicorn binds 0.0.0.0:$PORT when PORT is set (above; override with -e PORT=…).
-CMD ["gunicorn", "pixell.wsgi:application", "--worker-class", "gthread", "--workers", "2", "--threads", "4", \
+# The Procfile's web line: pixell/gunicorn_conf.py binds 0.0.0.0:$PORT (override with -e PORT=…)
+# and adds the metrics hooks and the redacting JSON access log. The second port that serves
+# pixell-sdk's `--env local` on a developer's machine is off in the image (PIXELL_SECOND_PORT above;
+# -e PIXELL_SECOND_PORT=3000 turns it on).
+CMD ["gunicorn", "pixell.wsgi:application", "-c", "python:pixell.gunicorn_conf", "--worker-class", "gthread", "--workers", "2", "--threads", "4", \
      "--timeout", "120", "--no-control-socket", "--access-logfile", "-", "--error-logfile", "-"]

@@ -1,0 +1,34 @@
+"""The Docker image runs the Procfile's web line: the same gunicorn config (metrics hooks, the
+redacting access log), with the second port off unless asked for."""
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
+def _image_command() -> list[str]:
+    text = _dockerfile().replace("\\\n", " ")
+    return json.loads(re.search(r"^CMD (\[.*\])\s*$", text, re.M).group(1))
+
+
+def _procfile_web() -> list[str]:
+    line = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
+    )
+    return shlex.split(line.removeprefix("web:"))
+
+
+def test_image_command_is_the_procfile_web_line():
+    assert _image_command() == _procfile_web()
+    assert "python:pixell.gunicorn_conf" in _image_command()
+
+
+def test_image_serves_one_port_by_default():
+    assert re.search(r"^\s+PIXELL_SECOND_PORT=off \\$", _dockerfile(), re.M)
