@@ -709,6 +709,185 @@ def _to_json(value: Any, depth: int, seen: set[int]) -> Any:
     return value
 
 
+@dataclass
+class _ManifestCheck:
+    """What every manifest rule reads, plus the version the version rule finds."""
+
+    manifest: dict[str, Any]
+    by_name: dict[str, zipfile.ZipInfo]
+    form_version: str | None
+    where: str
+    report: _Report
+    version: str | None = None
+
+    def present(self, key: str) -> bool:
+        # The kit writes every optional key into .pixell/package.json, null when unset.
+        return self.manifest.get(key) is not None
+
+    @property
+    def name(self) -> str | None:
+        name = self.manifest.get("name")
+        return name if isinstance(name, str) else None
+
+    @property
+    def surfaces(self) -> list[str]:
+        return [s for s in SURFACES if self.present(s)]
+
+
+def _rule_required_text(check: _ManifestCheck) -> None:
+    for key in REQUIRED_TEXT_FIELDS:
+        value = check.manifest.get(key)
+        if value is None:
+            check.report.error(f"Missing required field: {key}")
+        elif not isinstance(value, str) or not value.strip():
+            check.report.error(f"{key} must be a non-empty string")
+
+
+def _rule_name(check: _ManifestCheck) -> None:
+    if check.name is not None and not NAME_RE.fullmatch(check.name):
+        check.report.error(
+            f"name {check.name!r} is invalid: lowercase letters, digits and hyphens, starting with "
+            "a letter (^[a-z][a-z0-9-]*$)"
+        )
+
+
+def _rule_version(check: _ManifestCheck) -> None:
+    check.version = _check_version(check.manifest, check.report)
+
+
+def _rule_form_version(check: _ManifestCheck) -> None:
+    form_version, version = check.form_version, check.version
+    if form_version not in (None, "") and version is not None and form_version != version:
+        check.report.error(
+            f"Form version {form_version!r} does not match the package version {version!r}"
+        )
+
+
+def _rule_surfaces(check: _ManifestCheck) -> None:
+    for surface in check.surfaces:
+        _check_surface(
+            surface, check.manifest[surface], check.by_name, check.manifest, check.report
+        )
+
+
+def _rule_entrypoint(check: _ManifestCheck) -> None:
+    if not check.present("entrypoint"):
+        if not check.surfaces:
+            check.report.error(
+                "Missing required field: entrypoint (required unless a2a, rest or ui is configured)"
+            )
+        return
+    entrypoint = check.manifest["entrypoint"]
+    match = ENTRYPOINT_RE.fullmatch(entrypoint) if isinstance(entrypoint, str) else None
+    if match is None:
+        check.report.error(
+            f"entrypoint {entrypoint!r} must be 'module:function' (e.g. src.main:handler)"
+        )
+        return
+    candidates = _module_files(match["module"], check.manifest.get("runtime"))
+    if not any(c in check.by_name for c in candidates):
+        check.report.error(
+            f"Entrypoint module not found in the package: {candidates[0]} (from {entrypoint!r})"
+        )
+
+
+def _rule_capabilities(check: _ManifestCheck) -> None:
+    capabilities = check.manifest.get("capabilities")
+    if capabilities is None:
+        return
+    if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
+        check.report.error("capabilities must be a list of strings")
+
+
+def _rule_runtime(check: _ManifestCheck) -> None:
+    runtime = check.manifest.get("runtime")
+    if runtime is not None and runtime not in RUNTIMES:
+        check.report.error(
+            f"runtime {runtime!r} is not supported; use one of: {', '.join(RUNTIMES)}"
+        )
+
+
+def _rule_environment(check: _ManifestCheck) -> None:
+    environment = check.manifest.get("environment")
+    if environment is None:
+        return
+    if not isinstance(environment, dict):
+        check.report.error("environment must be a mapping of variable names to string values")
+        return
+    bad_names = [k for k in environment if not ENV_NAME_RE.fullmatch(k)]
+    bad_values = [k for k, v in environment.items() if not isinstance(v, str)]
+    if bad_names:
+        check.report.error(
+            f"environment has invalid variable names: {', '.join(map(repr, bad_names[:10]))}"
+        )
+    if bad_values:
+        check.report.error(
+            f"environment values must be strings (quote them in YAML): {', '.join(bad_values[:10])}"
+        )
+
+
+def _rule_dependencies(check: _ManifestCheck) -> None:
+    dependencies = check.manifest.get("dependencies")
+    if dependencies is None:
+        return
+    as_list = isinstance(dependencies, list) and all(isinstance(d, str) for d in dependencies)
+    as_map = isinstance(dependencies, dict) and all(
+        isinstance(v, str) for v in dependencies.values()
+    )
+    if not (as_list or as_map):
+        check.report.error(
+            "dependencies must be a list of requirement strings (or a name → version map)"
+        )
+
+
+def _rule_mcp(check: _ManifestCheck) -> None:
+    mcp = check.manifest.get("mcp")
+    if mcp is None:
+        return
+    if not isinstance(mcp, dict):
+        check.report.error("mcp must be a mapping (enabled, config_file)")
+        return
+    config_file = mcp.get("config_file")
+    if mcp.get("enabled") and isinstance(config_file, str) and config_file not in check.by_name:
+        check.report.warning(f"mcp.config_file {config_file!r} is not in the package")
+
+
+def _rule_metadata(check: _ManifestCheck) -> None:
+    if check.present("metadata") and not isinstance(check.manifest["metadata"], dict):
+        check.report.error("metadata must be a mapping")
+
+
+def _rule_unknown_keys(check: _ManifestCheck) -> None:
+    for key in check.manifest:
+        if key not in KNOWN_MANIFEST_KEYS:
+            check.report.capped(
+                "warning",
+                "unknown-key",
+                f"Unknown manifest field {key!r} in {check.where} (ignored)",
+                "unknown manifest fields",
+            )
+
+
+# The manifest rules, in the order their messages are reported. Each reads the manifest and adds
+# its own messages; none stops the others. The version rule runs before the form-version rule,
+# which compares with what it found.
+_MANIFEST_RULES = (
+    _rule_required_text,
+    _rule_name,
+    _rule_version,
+    _rule_form_version,
+    _rule_surfaces,
+    _rule_entrypoint,
+    _rule_capabilities,
+    _rule_runtime,
+    _rule_environment,
+    _rule_dependencies,
+    _rule_mcp,
+    _rule_metadata,
+    _rule_unknown_keys,
+)
+
+
 def _check_manifest(
     manifest: dict[str, Any],
     source: str | None,
@@ -718,114 +897,16 @@ def _check_manifest(
     report: _Report,
 ) -> tuple[str | None, str | None]:
     """Report every broken manifest rule; return (version, name) as found."""
-    where = source or "manifest"
-
-    def present(key: str) -> bool:
-        # The kit writes every optional key into .pixell/package.json, null when unset.
-        return manifest.get(key) is not None
-
-    for key in REQUIRED_TEXT_FIELDS:
-        value = manifest.get(key)
-        if value is None:
-            report.error(f"Missing required field: {key}")
-        elif not isinstance(value, str) or not value.strip():
-            report.error(f"{key} must be a non-empty string")
-
-    name = manifest.get("name") if isinstance(manifest.get("name"), str) else None
-    if name is not None and not NAME_RE.fullmatch(name):
-        report.error(
-            f"name {name!r} is invalid: lowercase letters, digits and hyphens, starting with a letter "
-            "(^[a-z][a-z0-9-]*$)"
-        )
-
-    version = _check_version(manifest, report)
-    if form_version not in (None, "") and version is not None and form_version != version:
-        report.error(
-            f"Form version {form_version!r} does not match the package version {version!r}"
-        )
-
-    configured = [s for s in SURFACES if present(s)]
-    for surface in configured:
-        _check_surface(surface, manifest[surface], by_name, manifest, report)
-    if present("entrypoint"):
-        entrypoint = manifest["entrypoint"]
-        match = ENTRYPOINT_RE.fullmatch(entrypoint) if isinstance(entrypoint, str) else None
-        if match is None:
-            report.error(
-                f"entrypoint {entrypoint!r} must be 'module:function' (e.g. src.main:handler)"
-            )
-        else:
-            candidates = _module_files(match["module"], manifest.get("runtime"))
-            if not any(c in by_name for c in candidates):
-                report.error(
-                    f"Entrypoint module not found in the package: {candidates[0]} (from {entrypoint!r})"
-                )
-    elif not configured:
-        report.error(
-            "Missing required field: entrypoint (required unless a2a, rest or ui is configured)"
-        )
-
-    if present("capabilities"):
-        capabilities = manifest["capabilities"]
-        if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
-            report.error("capabilities must be a list of strings")
-
-    if present("runtime") and manifest["runtime"] not in RUNTIMES:
-        report.error(
-            f"runtime {manifest['runtime']!r} is not supported; use one of: {', '.join(RUNTIMES)}"
-        )
-
-    if present("environment"):
-        environment = manifest["environment"]
-        if not isinstance(environment, dict):
-            report.error("environment must be a mapping of variable names to string values")
-        else:
-            bad_names = [k for k in environment if not ENV_NAME_RE.fullmatch(k)]
-            bad_values = [k for k, v in environment.items() if not isinstance(v, str)]
-            if bad_names:
-                report.error(
-                    f"environment has invalid variable names: {', '.join(map(repr, bad_names[:10]))}"
-                )
-            if bad_values:
-                report.error(
-                    f"environment values must be strings (quote them in YAML): {', '.join(bad_values[:10])}"
-                )
-
-    if present("dependencies"):
-        dependencies = manifest["dependencies"]
-        as_list = isinstance(dependencies, list) and all(isinstance(d, str) for d in dependencies)
-        as_map = isinstance(dependencies, dict) and all(
-            isinstance(v, str) for v in dependencies.values()
-        )
-        if not (as_list or as_map):
-            report.error(
-                "dependencies must be a list of requirement strings (or a name → version map)"
-            )
-
-    if present("mcp"):
-        mcp = manifest["mcp"]
-        if not isinstance(mcp, dict):
-            report.error("mcp must be a mapping (enabled, config_file)")
-        elif (
-            mcp.get("enabled")
-            and isinstance(mcp.get("config_file"), str)
-            and mcp["config_file"] not in by_name
-        ):
-            report.warning(f"mcp.config_file {mcp['config_file']!r} is not in the package")
-
-    if present("metadata") and not isinstance(manifest["metadata"], dict):
-        report.error("metadata must be a mapping")
-
-    for key in manifest:
-        if key not in KNOWN_MANIFEST_KEYS:
-            report.capped(
-                "warning",
-                "unknown-key",
-                f"Unknown manifest field {key!r} in {where} (ignored)",
-                "unknown manifest fields",
-            )
-
-    return version, name
+    check = _ManifestCheck(
+        manifest=manifest,
+        by_name=by_name,
+        form_version=form_version,
+        where=source or "manifest",
+        report=report,
+    )
+    for rule in _MANIFEST_RULES:
+        rule(check)
+    return check.version, check.name
 
 
 def _check_version(manifest: dict[str, Any], report: _Report) -> str | None:
