@@ -10,6 +10,7 @@ attempt twice at once.
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
@@ -174,11 +175,41 @@ def _snippet(content: bytes) -> str:
 def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
     """Send the next attempt of a delivery if it is due. Safe to call any number of times."""
     delivery = WebhookDelivery.all_orgs.select_related("webhook").filter(id=delivery_id).first()
-    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+    if delivery is None or not _attempt_claim(delivery):
         return delivery
+    if not delivery.webhook.active:
+        return _delivery_fail_for_inactive_webhook(delivery)
+    attempt = _attempt_send(delivery)
+    next_delay = _attempt_record(delivery, attempt)
+    _attempt_report(delivery, attempt, next_delay)
+    return WebhookDelivery.all_orgs.get(id=delivery.id)
+
+
+@dataclass
+class _Attempt:
+    """One HTTP attempt of a delivery, as it is recorded."""
+
+    number: int
+    requested_at: datetime
+    status_code: int | None = None
+    snippet: str = ""
+    error: str = ""
+    # Retrying cannot help (a forbidden URL, an undecryptable secret): the delivery fails now.
+    permanent: bool = False
+    duration_ms: int = 0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _attempt_claim(delivery: WebhookDelivery) -> bool:
+    """Whether this caller may send the delivery's next attempt (it is pending, due and unclaimed)."""
+    if delivery.status != DeliveryStatus.PENDING:
+        return False
     now = timezone.now()
     if delivery.next_attempt_at and delivery.next_attempt_at > now:
-        return delivery  # early or duplicate message: the due one (or the sweep) sends it
+        return False  # early or duplicate message: the due one (or the sweep) sends it
     # Claim this attempt by pushing next_attempt_at past the attempt's duration. The filter on the
     # values we read makes it a compare-and-set: of two concurrent callers exactly one updates.
     claimed = WebhookDelivery.all_orgs.filter(
@@ -187,28 +218,27 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
         attempts=delivery.attempts,
         next_attempt_at=delivery.next_attempt_at,
     ).update(next_attempt_at=now + timedelta(seconds=ATTEMPT_LEASE_SECONDS))
-    if claimed != 1:
-        return delivery
-    webhook = delivery.webhook
-    if not webhook.active:
-        WebhookDelivery.all_orgs.filter(id=delivery.id).update(
-            status=DeliveryStatus.FAILED, completed_at=now, next_attempt_at=None
-        )
-        return WebhookDelivery.all_orgs.get(id=delivery.id)
+    return claimed == 1
 
-    number = delivery.attempts + 1
+
+def _delivery_fail_for_inactive_webhook(delivery: WebhookDelivery) -> WebhookDelivery:
+    WebhookDelivery.all_orgs.filter(id=delivery.id).update(
+        status=DeliveryStatus.FAILED, completed_at=timezone.now(), next_attempt_at=None
+    )
+    return WebhookDelivery.all_orgs.get(id=delivery.id)
+
+
+def _attempt_send(delivery: WebhookDelivery) -> _Attempt:
+    """POST the signed body once; every failure becomes the attempt's error, none escapes."""
+    webhook = delivery.webhook
+    attempt = _Attempt(number=delivery.attempts + 1, requested_at=timezone.now())
     body = delivery.body.encode("utf-8")
-    status_code = None
-    snippet = ""
-    error = ""
-    permanent = False
-    requested_at = timezone.now()
     started = time.monotonic()
     try:
         headers = webhook_signing.build_headers(
             webhook_secret(webhook),
             delivery.message_id,
-            int(requested_at.timestamp()),
+            int(attempt.requested_at.timestamp()),
             body,
             delivery.event,
         )
@@ -220,51 +250,62 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
             allow_private=settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS,
             max_response_bytes=RESPONSE_SNIPPET_BYTES,
         )
-        status_code = response.status_code
-        snippet = _snippet(response.content)
+        attempt.status_code = response.status_code
+        attempt.snippet = _snippet(response.content)
     except netguard.UnresolvableHostError as exc:
-        error = str(exc)  # DNS may come back: retried like a network error
+        attempt.error = str(exc)  # DNS may come back: retried like a network error
     except netguard.UnsafeURLError as exc:
-        error = str(exc)
-        permanent = True  # the URL now points somewhere forbidden: retrying cannot help
+        attempt.error = str(exc)
+        attempt.permanent = True  # the URL now points somewhere forbidden: retrying cannot help
     except requests.Timeout:
-        error = f"No answer within {DELIVERY_TIMEOUT_SECONDS} s"
+        attempt.error = f"No answer within {DELIVERY_TIMEOUT_SECONDS} s"
     except requests.RequestException as exc:
-        error = f"Request failed: {type(exc).__name__}"
+        attempt.error = f"Request failed: {type(exc).__name__}"
     except ValueError as exc:  # undecryptable secret
-        error = str(exc)
-        permanent = True
+        attempt.error = str(exc)
+        attempt.permanent = True
     except Exception as exc:
         # Anything else is our bug, not the receiver's: it still counts as an attempt, so the
         # delivery follows its retry schedule to an end instead of being resent forever by the sweep.
-        logger.exception("webhook delivery %s attempt %d crashed", delivery.id, number)
-        error = f"Delivery error: {type(exc).__name__}"
-    duration_ms = int((time.monotonic() - started) * 1000)
-    succeeded = status_code is not None and 200 <= status_code < 300
-    if status_code is not None and not succeeded and not error:
-        error = f"HTTP {status_code}" + (
-            " (redirects are not followed)" if 300 <= status_code < 400 else ""
+        logger.exception("webhook delivery %s attempt %d crashed", delivery.id, attempt.number)
+        attempt.error = f"Delivery error: {type(exc).__name__}"
+    attempt.duration_ms = int((time.monotonic() - started) * 1000)
+    if attempt.status_code is not None and not attempt.succeeded and not attempt.error:
+        attempt.error = f"HTTP {attempt.status_code}" + (
+            " (redirects are not followed)" if 300 <= attempt.status_code < 400 else ""
         )
+    return attempt
 
+
+def _attempt_record(delivery: WebhookDelivery, attempt: _Attempt) -> int | None:
+    """Store the attempt and move the delivery on: succeeded, failed, or retried after a delay.
+
+    Returns the delay before the next attempt, None when the delivery ended.
+    """
+    webhook = delivery.webhook
     finished = timezone.now()
     with transaction.atomic():
         WebhookDeliveryAttempt.objects.create(
             delivery=delivery,
-            number=number,
-            requested_at=requested_at,
-            status_code=status_code,
-            succeeded=succeeded,
-            response_snippet=snippet,
-            duration_ms=duration_ms,
-            error=error,
+            number=attempt.number,
+            requested_at=attempt.requested_at,
+            status_code=attempt.status_code,
+            succeeded=attempt.succeeded,
+            response_snippet=attempt.snippet,
+            duration_ms=attempt.duration_ms,
+            error=attempt.error,
         )
         fields = {
-            "attempts": number,
-            "last_attempt_at": requested_at,
-            "last_status_code": status_code,
+            "attempts": attempt.number,
+            "last_attempt_at": attempt.requested_at,
+            "last_status_code": attempt.status_code,
         }
-        next_delay = None if (succeeded or permanent) else webhook_signing.retry_delay(number + 1)
-        if succeeded:
+        next_delay = (
+            None
+            if (attempt.succeeded or attempt.permanent)
+            else webhook_signing.retry_delay(attempt.number + 1)
+        )
+        if attempt.succeeded:
             fields.update(
                 status=DeliveryStatus.SUCCEEDED, completed_at=finished, next_attempt_at=None
             )
@@ -276,17 +317,19 @@ def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
             fields.update(next_attempt_at=finished + timedelta(seconds=next_delay))
             enqueue_on_commit(delivery.id, countdown=next_delay)
         WebhookDelivery.all_orgs.filter(id=delivery.id).update(**fields)
-    metrics.webhook_delivery_observed(
-        outcome="succeeded" if succeeded else ("failed" if next_delay is None else "retrying")
-    )
+    return next_delay
+
+
+def _attempt_report(delivery: WebhookDelivery, attempt: _Attempt, next_delay: int | None) -> None:
+    outcome = "succeeded" if attempt.succeeded else ("failed" if next_delay is None else "retrying")
+    metrics.webhook_delivery_observed(outcome=outcome)
     logger.info(
         "webhook delivery %s attempt %d → %s %s",
         delivery.id,
-        number,
-        status_code,
-        "ok" if succeeded else error,
+        attempt.number,
+        attempt.status_code,
+        "ok" if attempt.succeeded else attempt.error,
     )
-    return WebhookDelivery.all_orgs.get(id=delivery.id)
 
 
 def _record_failed_delivery(webhook: Webhook, now: datetime) -> None:
