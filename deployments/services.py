@@ -212,6 +212,8 @@ def deployment_create(
     signature: bytes | None = None,
     idempotency_key: str | None = None,
 ) -> DeployResult:
+    """The deploy flow of this module's docstring: claim the idempotency key (or replay its
+    answer), ingest the package, then queue the deployment in one transaction."""
     environment = environment or {}
     claim = IdempotencyClaim()
     if idempotency_key:
@@ -227,80 +229,32 @@ def deployment_create(
         claim = _idempotency_begin(
             organization=organization, key=idempotency_key, request_hash=request_hash
         )
-        if claim.replay is not None:
-            status_code, body = claim.replay
-            return DeployResult(status_code=status_code, body=body, replayed=True)
+    if claim.replay is not None:
+        status_code, body = claim.replay
+        return DeployResult(status_code=status_code, body=body, replayed=True)
 
     ingested = None
     try:
-        if version:
-            packages.package_check_version_free(
-                agent_app=agent_app, version=version, force_overwrite=force_overwrite
-            )
-        ingested = packages.package_ingest(
+        ingested = _deploy_package_ingest(
             organization=organization,
             agent_app=agent_app,
             upload=upload,
-            form_version=version,
+            version=version,
+            force_overwrite=force_overwrite,
             signature=signature,
         )
-        cost = deployment_cost(ingested.size)
-        estimate = estimated_duration_seconds()
-        deployment_id = uuid.uuid4()
-        with transaction.atomic():
-            # The reservation first: it locks the organization's row, so concurrent deploys of
-            # one organization serialize here and the balance cannot be spent twice.
-            credits_apply(
-                organization=organization,
-                amount=-cost,
-                type=TransactionType.USAGE,
-                description=f"Deployment of {agent_app.name} v{ingested.version}",
-                reference=queue.reserve_reference(deployment_id),
-                actor=actor,
-                metadata={"deployment_id": str(deployment_id), "size_bytes": ingested.size},
-            )
-            package = packages.package_create(
-                ingested=ingested,
-                organization=organization,
-                agent_app=agent_app,
-                status="uploading",
-                release_notes=release_notes,
-                actor=actor,
-                force_overwrite=force_overwrite,
-            )
-            now = timezone.now()
-            deployment = Deployment.objects.for_org(organization).create(
-                id=deployment_id,
-                organization=organization,
-                agent_app=agent_app,
-                package=package,
-                version=package.version,
-                status=DeploymentStatus.QUEUED,
-                cost=cost,
-                release_notes=release_notes,
-                force_overwrite=force_overwrite,
-                environment_encrypted=crypto.encrypt_json(environment, purpose=ENVIRONMENT_PURPOSE)
-                if environment
-                else "",
-                queued_at=now,
-                created_by=actor,
-            )
-            DeploymentStep.objects.bulk_create(
-                DeploymentStep(
-                    deployment=deployment, name=name, position=index, status=StepStatus.PENDING
-                )
-                for index, name in enumerate(STEP_NAMES)
-            )
-            body = deployment_accepted_body(
-                deployment=deployment, estimated_duration_seconds=estimate
-            )
-            if claim.record is not None:
-                IdempotencyRecord.all_orgs.filter(id=claim.record.id).update(
-                    response_status=202, response_body=body, deployment=deployment
-                )
-            webhook_event_emit(deployment=deployment, event=WebhookEvent.QUEUED)
-            queue.nudge_on_commit(deployment.id)
+        deployment, body = _deploy_queue(
+            organization=organization,
+            agent_app=agent_app,
+            actor=actor,
+            ingested=ingested,
+            release_notes=release_notes,
+            force_overwrite=force_overwrite,
+            environment=environment,
+            idempotency_record=claim.record,
+        )
     except BaseException:
+        # Nothing was accepted: the stored bytes go, and the key is free for the client's retry.
         if ingested is not None:
             packages.package_discard_ingested(ingested=ingested)
         _idempotency_abandon(claim.record)
@@ -311,9 +265,120 @@ def deployment_create(
         deployment.id,
         agent_app.name,
         deployment.version,
-        cost,
+        deployment.cost,
     )
     return DeployResult(status_code=202, body=body, deployment=deployment)
+
+
+def _deploy_package_ingest(
+    *, organization, agent_app, upload, version, force_overwrite, signature
+) -> packages.IngestedPackage:
+    """Validate and store the package: slow I/O, so outside any transaction."""
+    if version:
+        packages.package_check_version_free(
+            agent_app=agent_app, version=version, force_overwrite=force_overwrite
+        )
+    return packages.package_ingest(
+        organization=organization,
+        agent_app=agent_app,
+        upload=upload,
+        form_version=version,
+        signature=signature,
+    )
+
+
+def _deploy_queue(
+    *,
+    organization,
+    agent_app,
+    actor,
+    ingested,
+    release_notes: str,
+    force_overwrite: bool,
+    environment: dict,
+    idempotency_record: IdempotencyRecord | None,
+) -> tuple[Deployment, dict]:
+    """One transaction: the credit reservation, the package, the deployment and its steps, the
+    idempotency key's answer and the queued event; the pipeline's nudge leaves on commit."""
+    cost = deployment_cost(ingested.size)
+    estimate = estimated_duration_seconds()
+    deployment_id = uuid.uuid4()
+    with transaction.atomic():
+        # The reservation first: it locks the organization's row, so concurrent deploys of
+        # one organization serialize here and the balance cannot be spent twice.
+        credits_apply(
+            organization=organization,
+            amount=-cost,
+            type=TransactionType.USAGE,
+            description=f"Deployment of {agent_app.name} v{ingested.version}",
+            reference=queue.reserve_reference(deployment_id),
+            actor=actor,
+            metadata={"deployment_id": str(deployment_id), "size_bytes": ingested.size},
+        )
+        package = packages.package_create(
+            ingested=ingested,
+            organization=organization,
+            agent_app=agent_app,
+            status="uploading",
+            release_notes=release_notes,
+            actor=actor,
+            force_overwrite=force_overwrite,
+        )
+        deployment = _deployment_row_create(
+            deployment_id=deployment_id,
+            organization=organization,
+            agent_app=agent_app,
+            package=package,
+            actor=actor,
+            cost=cost,
+            release_notes=release_notes,
+            force_overwrite=force_overwrite,
+            environment=environment,
+        )
+        body = deployment_accepted_body(deployment=deployment, estimated_duration_seconds=estimate)
+        if idempotency_record is not None:
+            IdempotencyRecord.all_orgs.filter(id=idempotency_record.id).update(
+                response_status=202, response_body=body, deployment=deployment
+            )
+        webhook_event_emit(deployment=deployment, event=WebhookEvent.QUEUED)
+        queue.nudge_on_commit(deployment.id)
+    return deployment, body
+
+
+def _deployment_row_create(
+    *,
+    deployment_id,
+    organization,
+    agent_app,
+    package,
+    actor,
+    cost: int,
+    release_notes: str,
+    force_overwrite: bool,
+    environment: dict,
+) -> Deployment:
+    """The queued deployment and its pending steps."""
+    deployment = Deployment.objects.for_org(organization).create(
+        id=deployment_id,
+        organization=organization,
+        agent_app=agent_app,
+        package=package,
+        version=package.version,
+        status=DeploymentStatus.QUEUED,
+        cost=cost,
+        release_notes=release_notes,
+        force_overwrite=force_overwrite,
+        environment_encrypted=crypto.encrypt_json(environment, purpose=ENVIRONMENT_PURPOSE)
+        if environment
+        else "",
+        queued_at=timezone.now(),
+        created_by=actor,
+    )
+    DeploymentStep.objects.bulk_create(
+        DeploymentStep(deployment=deployment, name=name, position=index, status=StepStatus.PENDING)
+        for index, name in enumerate(STEP_NAMES)
+    )
+    return deployment
 
 
 def deployment_dry_run(
