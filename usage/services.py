@@ -240,66 +240,12 @@ def usage_export_create(
     Streams: rows come from a database cursor in chunks into a temporary file, which storage then
     copies (multipart on S3), so memory stays flat however many events there are.
     """
-    rows = UsageEvent.objects.for_org(organization).filter(
-        occurred_at__gte=utc_midnight(start_date)
-    )
-    if end_date < date.max:  # the day after date.max does not exist: no upper bound then
-        rows = rows.filter(occurred_at__lt=utc_midnight(end_date + timedelta(days=1)))
-    rows = rows.order_by("occurred_at", "id").values_list(
-        "id", "occurred_at", "type", "description", "value", "credits", "agent_app_id", "metadata"
-    )
+    rows = _export_rows(organization=organization, start_date=start_date, end_date=end_date)
     export_id = uuid.uuid4()
     key = f"exports/{organization.pk}/{export_id}.{format}"
-    count = 0
-    with tempfile.TemporaryFile(mode="w+b") as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        if format == "csv":
-            writer = csv.writer(text)
-            writer.writerow(EXPORT_COLUMNS)
-            for id_, at, type_, description, value, credits, app_id, metadata in rows.iterator(
-                chunk_size=EXPORT_CHUNK_ROWS
-            ):
-                writer.writerow(
-                    [
-                        id_,
-                        at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                        type_,
-                        _csv_text(description),
-                        "" if value is None else value,
-                        credits,
-                        app_id or "",
-                        _csv_text(json.dumps(metadata, separators=(",", ":"))) if metadata else "",
-                    ]
-                )
-                count += 1
-        else:
-            text.write('{"events": [')
-            for id_, at, type_, description, value, credits, app_id, metadata in rows.iterator(
-                chunk_size=EXPORT_CHUNK_ROWS
-            ):
-                item = {
-                    "id": str(id_),
-                    "occurred_at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                    "type": type_,
-                    "description": description,
-                    "value": value,
-                    "credits": credits,
-                    "agent_app_id": str(app_id) if app_id else None,
-                    "metadata": metadata,
-                }
-                text.write(
-                    ("\n" if count == 0 else ",\n") + json.dumps(item, separators=(",", ":"))
-                )
-                count += 1
-            text.write("\n]}\n")
-        text.flush()
-        size = raw.tell()
-        raw.seek(0)
-        text.detach()
-        # Storage I/O outside any transaction (it may be a slow S3 upload).
-        stored_key = default_storage.save(key, File(raw, name=key))
-    expires_at = timezone.now() + timedelta(seconds=EXPORT_LINK_SECONDS)
-    export = UsageExport.objects.for_org(organization).create(
+    write = _export_write_csv if format == "csv" else _export_write_json
+    stored_key, size, count = _export_store(key=key, rows=rows, write=write)
+    return UsageExport.objects.for_org(organization).create(
         id=export_id,
         organization=organization,
         requested_by=actor,
@@ -309,9 +255,81 @@ def usage_export_create(
         storage_key=stored_key,
         rows=count,
         size=size,
-        expires_at=expires_at,
+        expires_at=timezone.now() + timedelta(seconds=EXPORT_LINK_SECONDS),
     )
-    return export
+
+
+def _export_rows(*, organization, start_date: date, end_date: date):
+    """The range's events as value tuples in EXPORT_COLUMNS order, oldest first."""
+    rows = UsageEvent.objects.for_org(organization).filter(
+        occurred_at__gte=utc_midnight(start_date)
+    )
+    if end_date < date.max:  # the day after date.max does not exist: no upper bound then
+        rows = rows.filter(occurred_at__lt=utc_midnight(end_date + timedelta(days=1)))
+    # The export's columns are UsageEvent's field names.
+    return rows.order_by("occurred_at", "id").values_list(*EXPORT_COLUMNS)
+
+
+def _export_store(*, key: str, rows, write) -> tuple[str, int, int]:
+    """Write the rows to a temporary file with ``write`` and save it to storage at ``key``.
+
+    Returns (the stored key, the file's size, the number of rows).
+    """
+    with tempfile.TemporaryFile(mode="w+b") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        count = write(text, rows.iterator(chunk_size=EXPORT_CHUNK_ROWS))
+        text.flush()
+        size = raw.tell()
+        raw.seek(0)
+        text.detach()
+        # Storage I/O outside any transaction (it may be a slow S3 upload).
+        stored_key = default_storage.save(key, File(raw, name=key))
+    return stored_key, size, count
+
+
+def _export_timestamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _export_write_csv(text, rows) -> int:
+    writer = csv.writer(text)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for id_, at, type_, description, value, credits, app_id, metadata in rows:
+        writer.writerow(
+            [
+                id_,
+                _export_timestamp(at),
+                type_,
+                _csv_text(description),
+                "" if value is None else value,
+                credits,
+                app_id or "",
+                _csv_text(json.dumps(metadata, separators=(",", ":"))) if metadata else "",
+            ]
+        )
+        count += 1
+    return count
+
+
+def _export_write_json(text, rows) -> int:
+    text.write('{"events": [')
+    count = 0
+    for id_, at, type_, description, value, credits, app_id, metadata in rows:
+        item = {
+            "id": str(id_),
+            "occurred_at": _export_timestamp(at),
+            "type": type_,
+            "description": description,
+            "value": value,
+            "credits": credits,
+            "agent_app_id": str(app_id) if app_id else None,
+            "metadata": metadata,
+        }
+        text.write(("\n" if count == 0 else ",\n") + json.dumps(item, separators=(",", ":")))
+        count += 1
+    text.write("\n]}\n")
+    return count
 
 
 def usage_exports_purge(*, now: datetime | None = None) -> int:
