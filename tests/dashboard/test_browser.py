@@ -75,3 +75,4 @@ def test_sign_in_create_app_and_key_then_top_up_through_the_sandbox(
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
     assert page.outside_requests == []
+    assert page.csp_violations == []

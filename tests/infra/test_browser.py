@@ -50,6 +50,17 @@ def page(browser, live_server):
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.outside_requests = []
+    # Anything the Content-Security-Policy blocked (an inline script, a foreign source) is reported
+    # on the console; every test asserts there is none.
+    page.csp_violations = []
+    page.on(
+        "console",
+        lambda message: (
+            page.csp_violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
 
     def only_our_server(route):
         url = route.request.url
@@ -68,7 +79,30 @@ def test_api_docs_render_with_the_internet_blocked(page, live_server):
     page.goto(f"{live_server.url}/api/docs/")
     page.wait_for_selector(".swagger-ui .info .title")
     assert "Pixell Agent Cloud API" in page.inner_text(".swagger-ui .info .title")
+    # Swagger UI works under the policy: an operation expands (its own script, not inline code).
+    page.locator(".opblock-summary").first.click()
+    page.wait_for_selector(".opblock-body")
     assert page.outside_requests == []
+    assert page.csp_violations == []
+
+
+def test_admin_works_under_the_content_security_policy(page, live_server, db):
+    from tests.factories import UserFactory
+
+    staff = UserFactory(email="ops@example.com", is_staff=True, is_superuser=True)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("input[name=username]", staff.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.goto(f"{live_server.url}/admin/accounts/user/")
+    # The changelist's scripts run: selecting every row reveals the action counter.
+    page.click("#action-toggle")
+    page.wait_for_selector(".action-counter:has-text('selected')")
+    page.goto(f"{live_server.url}/admin/accounts/user/{staff.pk}/change/")
+    page.wait_for_selector("#user_form")
+    assert page.outside_requests == []
+    assert page.csp_violations == []
 
 
 def test_member_signs_in_and_sees_the_overview_with_credits(page, live_server, owner, org):
@@ -93,3 +127,4 @@ def test_member_signs_in_and_sees_the_overview_with_credits(page, live_server, o
     assert f"{org.credits}" in text or f"{org.credits:,}" in text, text
     assert page.locator('nav[aria-label="Dashboard"] >> text=Overview').count() == 1
     assert page.outside_requests == []
+    assert page.csp_violations == []
