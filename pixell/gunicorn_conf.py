@@ -94,7 +94,7 @@ def _logger_class():
     from gunicorn.glogging import Logger
 
     from pixell.observability.logs import ContextFilter, PixellJsonFormatter, log_format
-    from pixell.observability.redaction import redact_path
+    from pixell.observability.redaction import redact_path, redact_url
 
     json_lines = log_format(debug=env.get_bool("DEBUG", False)) == "json"
 
@@ -113,14 +113,23 @@ def _logger_class():
 
         def atoms(self, resp, req, environ, request_time):
             atoms = super().atoms(resp, req, environ, request_time)
-            if atoms.get("U"):
-                atoms["U"] = redact_path(atoms["U"])
-            if atoms.get("q"):
-                atoms["q"] = redact_path("?" + atoms["q"])[1:]
+            # Each atom that can hold the request's target, in the default format or a custom one
+            # (``{name}e`` are environ values, ``{name}i`` request headers).
+            for key in ("U", "{raw_uri}e", "{path_info}e"):
+                if atoms.get(key):
+                    atoms[key] = redact_path(atoms[key])
+            for key in ("q", "{query_string}e"):
+                if atoms.get(key):
+                    atoms[key] = redact_path("?" + atoms[key])[1:]
             if atoms.get("r"):
                 method, _, rest = atoms["r"].partition(" ")
                 target, _, protocol = rest.partition(" ")
                 atoms["r"] = f"{method} {redact_path(target)} {protocol}".rstrip()
+            # The default format logs the Referer: a page opened from a mailed link (reset,
+            # invitation) names that link in the requests it makes next.
+            for key in ("f", "{referer}i", "{http_referer}e"):
+                if atoms.get(key) and atoms[key] != "-":
+                    atoms[key] = redact_url(atoms[key])
             return atoms
 
     return PixellGunicornLogger

@@ -7,13 +7,16 @@ from pythonjsonlogger.json import JsonFormatter
 
 from pixell import env
 from pixell.observability.context import deployment_id_var, request_id_var, task_name_var
+from pixell.observability.redaction import redact_path
 
 
 class ContextFilter(logging.Filter):
-    """Adds ``request_id``, ``task`` and ``deployment_id`` to records made while they are known.
-    A handler filter, so it applies to every logger (Django's, Celery's and ours)."""
+    """Adds ``request_id``, ``task`` and ``deployment_id`` to records made while they are known,
+    and redacts the credentials of mailed links from Django's own lines. A handler filter, so it
+    applies to every logger (Django's, Celery's and ours)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        _redact_django_record(record)
         request_id = request_id_var.get()
         if request_id is not None and not hasattr(record, "request_id"):
             record.request_id = request_id
@@ -24,6 +27,20 @@ class ContextFilter(logging.Filter):
         if deployment_id is not None and not hasattr(record, "deployment_id"):
             record.deployment_id = deployment_id
         return True
+
+
+def _redact_django_record(record: logging.LogRecord) -> None:
+    # django.request's "Internal Server Error: %s" names request.path, and its ``request`` extra
+    # would be written whole by the JSON formatter (its repr holds the path and query): a 500 on
+    # a reset or invitation link must not log the link's token (docs/DECISIONS.md).
+    request = getattr(record, "request", None)
+    if request is not None and hasattr(request, "get_full_path"):
+        record.request = f"{request.method} {redact_path(request.get_full_path())}"
+    if record.name.startswith("django.") and isinstance(record.args, tuple):
+        record.args = tuple(
+            redact_path(arg) if isinstance(arg, str) and arg.startswith("/") else arg
+            for arg in record.args
+        )
 
 
 class PixellJsonFormatter(JsonFormatter):

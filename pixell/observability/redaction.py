@@ -7,6 +7,7 @@ the logs must not be able to use them, so those segments are replaced by ``[reda
 """
 
 import re
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
 
@@ -24,12 +25,48 @@ _SECRET_QUERY = re.compile(
 )
 
 
-def redact_path(path: str) -> str:
-    """``path`` (optionally with its query string) with every credential replaced."""
+def _redact_path_only(path: str) -> str:
     for pattern, replacement in _SECRET_PATHS:
         path, count = pattern.subn(replacement, path, count=1)
         if count:
             break
-    if "?" in path:
-        path = _SECRET_QUERY.sub(rf"\g<1>{REDACTED}", path)
     return path
+
+
+def _redact_query_value(parameter: str) -> str:
+    # A parameter whose value is one of our secret paths, e.g. the sign-in link of an invitation
+    # page: /login/?next=%2Finvitations%2F<token>%2F.
+    name, sep, value = parameter.partition("=")
+    if not sep or not value:
+        return parameter
+    plain = unquote(value)
+    if not plain.startswith("/"):
+        return parameter
+    redacted = _redact_path_only(plain)
+    return parameter if redacted == plain else f"{name}={quote(redacted, safe='/[]')}"
+
+
+def redact_path(path: str) -> str:
+    """``path`` (optionally with its query string) with every credential replaced."""
+    path, sep, query = path.partition("?")
+    path = _redact_path_only(path)
+    if not sep:
+        return path
+    query = "&".join(_redact_query_value(part) for part in query.split("&"))
+    return _SECRET_QUERY.sub(rf"\g<1>{REDACTED}", f"{path}?{query}")
+
+
+def redact_url(url: str) -> str:
+    """An absolute URL (a ``Referer``) or a path, with every credential replaced: a page opened
+    from a mailed link names that link in the Referer of every request it makes next."""
+    if url.startswith("/"):
+        return redact_path(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    if not parts.scheme:
+        return redact_path(url)
+    target = redact_path(parts.path + (f"?{parts.query}" if parts.query else ""))
+    path, _, query = target.partition("?")
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from pixell.observability.logs import ContextFilter, PixellJsonFormatter
-from pixell.observability.redaction import redact_path
+from pixell.observability.redaction import redact_path, redact_url
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +70,24 @@ def test_tokens_in_paths_never_logged(json_lines, anon_client):
     assert "/invitations/[redacted]/" in paths
 
 
+def test_a_500_on_a_mailed_link_does_not_log_its_token(json_lines, monkeypatch, db):
+    from django.test import Client
+
+    from organizations import selectors
+
+    def boom(**kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(selectors, "invitation_get_by_token", boom)
+    response = Client(raise_request_exception=False).get("/invitations/SECRET500TOKEN/?x=1")
+    assert response.status_code == 500
+    lines = json_lines()
+    (error,) = [line for line in lines if line["logger"] == "django.request"]
+    assert error["message"] == "Internal Server Error: /invitations/[redacted]/"
+    assert error["request"] == "GET /invitations/[redacted]/?x=1"
+    assert "SECRET500TOKEN" not in json.dumps(lines)
+
+
 def test_authorization_header_never_logged(json_lines, owner, org):
     client_for(owner, org=org).get("/api/agent-apps")
     text = json.dumps(json_lines())
@@ -86,10 +104,36 @@ def test_authorization_header_never_logged(json_lines, owner, org):
         ("/api/agent-apps?page=2", "/api/agent-apps?page=2"),
         ("/x?token=abc&page=2", "/x?token=[redacted]&page=2"),
         ("/dashboard/", "/dashboard/"),
+        # The invitation page's sign-in link carries the invitation's path in ?next.
+        ("/login/?next=%2Finvitations%2Ftok%2F", "/login/?next=/invitations/[redacted]/"),
+        (
+            "/login/?a=1&next=/reset-password/u/t/",
+            "/login/?a=1&next=/reset-password/[redacted]/[redacted]/",
+        ),
+        ("/login/?next=%2Fdashboard%2F", "/login/?next=%2Fdashboard%2F"),
     ],
 )
 def test_redact_path(path, expected):
     assert redact_path(path) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://pixell.example/reset-password/MQ/tok/",
+            "https://pixell.example/reset-password/[redacted]/[redacted]/",
+        ),
+        (
+            "http://h:4000/login/?next=%2Finvitations%2Ftok%2F",
+            "http://h:4000/login/?next=/invitations/[redacted]/",
+        ),
+        ("https://pixell.example/dashboard/?page=2", "https://pixell.example/dashboard/?page=2"),
+        ("/verify-email/k/", "/verify-email/[redacted]/"),
+    ],
+)
+def test_redact_url(url, expected):
+    assert redact_url(url) == expected
 
 
 def test_worker_lines_carry_task_and_deployment(json_lines):
@@ -130,3 +174,38 @@ def test_gunicorn_access_log_redacts_tokens():
     assert "tok-1" not in str(atoms) and "t2" not in str(atoms) and "MQ" not in str(atoms)
     assert atoms["r"] == "GET /reset-password/[redacted]/[redacted]/?token=[redacted] HTTP/1.1"
     assert atoms["q"] == "token=[redacted]&page=1"
+
+
+def test_gunicorn_access_line_in_the_default_format_carries_no_token(capsys):
+    """gunicorn's own atoms and its default format (which logs the Referer): a page opened from a
+    mailed link names it in the Referer of the requests it makes next."""
+    import datetime
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from pixell import gunicorn_conf
+
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    logger = gunicorn_conf.logger_class(cfg)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": "/login/?next=%2Finvitations%2FINVTOKEN%2F",
+        "PATH_INFO": "/login/",
+        "QUERY_STRING": "next=%2Finvitations%2FINVTOKEN%2F",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.1",
+        "HTTP_REFERER": "https://pixell.example/reset-password/MQ/RESETTOKEN/",
+        "HTTP_USER_AGENT": "test",
+    }
+    request = SimpleNamespace(
+        headers=[("REFERER", environ["HTTP_REFERER"]), ("USER-AGENT", "test")]
+    )
+    response = SimpleNamespace(status="302 Found", headers=[], sent=0)
+    logger.access(response, request, environ, datetime.timedelta(milliseconds=5))
+    logged = capsys.readouterr()
+    line = logged.out + logged.err
+    assert "POST /login/?next=/invitations/[redacted]/ HTTP/1.1" in line, line
+    assert "https://pixell.example/reset-password/[redacted]/[redacted]/" in line
+    assert "INVTOKEN" not in line and "RESETTOKEN" not in line and "MQ" not in line
