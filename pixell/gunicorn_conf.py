@@ -72,6 +72,21 @@ def listen_addresses() -> list[str]:
 bind = listen_addresses()
 
 
+def trusted_proxies() -> str:
+    """gunicorn's ``forwarded_allow_ips``: exactly PIXELL_TRUSTED_PROXIES (unset: nobody).
+
+    gunicorn sets the request's scheme from X-Forwarded-Proto, -Protocol and -Ssl sent by the peers
+    it trusts (by default 127.0.0.1, or FORWARDED_ALLOW_IPS), and Django falls back to that scheme
+    when TrustedProxyMiddleware has dropped X-Forwarded-Proto: a client gunicorn trusted but we do
+    not could still claim https. One list decides for both (docs/DECISIONS.md "Client address
+    behind reverse proxies"); a config file value wins over the FORWARDED_ALLOW_IPS variable.
+    """
+    return ",".join(str(network) for network in env.get_networks("PIXELL_TRUSTED_PROXIES"))
+
+
+forwarded_allow_ips = trusted_proxies()
+
+
 # --- Operating it (docs/OPERATIONS.md) ------------------------------------------------------------
 # prometheus-client's multiprocess mode: the master removes the metric files of processes that no
 # longer run when it starts (the Celery worker shares the folder, so it is never wiped whole), and

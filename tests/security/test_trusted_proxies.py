@@ -107,3 +107,91 @@ def test_networks_are_parsed(monkeypatch):
     assert [str(n) for n in nets] == ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"]
     monkeypatch.delenv("PIXELL_TRUSTED_PROXIES")
     assert env.get_networks("PIXELL_TRUSTED_PROXIES") == ()
+
+
+def test_gunicorn_trusts_exactly_the_same_proxies(monkeypatch):
+    from pixell import gunicorn_conf
+
+    monkeypatch.setenv("PIXELL_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")
+    assert gunicorn_conf.trusted_proxies() == "10.0.0.0/8,192.0.2.7/32"
+    monkeypatch.delenv("PIXELL_TRUSTED_PROXIES")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")  # gunicorn's own variable does not widen it
+    assert gunicorn_conf.trusted_proxies() == ""
+
+
+def _gunicorn_answer(tmp_path, trusted: str | None) -> int:
+    """Status of a plain-http request from 127.0.0.1 claiming https in every header gunicorn
+    believes (X-Forwarded-Proto, -Protocol, -Ssl), with PIXELL_HTTPS redirecting plain http."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("PIXELL_", "DJANGO"))
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="pixell.settings",
+        DEBUG="false",
+        SECRET_KEY="gunicorn-proxy-test-" + "x" * 40,
+        PIXELL_HTTPS="true",
+        PIXELL_DATA_DIR=str(tmp_path),
+        PORT=f"127.0.0.1:{port}",
+        PIXELL_SECOND_PORT="off",
+        ALLOWED_HOSTS="*",
+        FORWARDED_ALLOW_IPS="*",
+    )
+    if trusted is not None:
+        environment["PIXELL_TRUSTED_PROXIES"] = trusted
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    process = subprocess.Popen(
+        [str(gunicorn), "pixell.wsgi:application", "-c", "python:pixell.gunicorn_conf",
+         "--workers", "1", "--no-control-socket"],
+        env=environment,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/not-a-route",
+            headers={
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-Protocol": "ssl",
+                "X-Forwarded-Ssl": "on",
+            },
+        )
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return opener.open(request, timeout=5).status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_gunicorn_believes_https_only_from_a_trusted_proxy(tmp_path):
+    # Not trusted (even with FORWARDED_ALLOW_IPS=*): still plain http, redirected to https.
+    assert _gunicorn_answer(tmp_path, trusted=None) == 301
+    # 127.0.0.1 is a trusted proxy: its https claim stands, the request reaches the API (404).
+    assert _gunicorn_answer(tmp_path, trusted="127.0.0.1") == 404
