@@ -1,6 +1,5 @@
 """Credits and billing API (docs/API.md §6, §8; docs/CONTRACT.md §6). Thin: parse, call one service, render."""
 
-import hmac
 import json
 import logging
 
@@ -14,11 +13,13 @@ from rest_framework.views import APIView
 from billing import selectors, services
 from billing.api import serializers as s
 from organizations.models import Role
+from pixell.api import machine
 from pixell.api.exceptions import json_error
+from pixell.api.machine import MachineAPIView
 from pixell.api.pagination import paginate, parse_limit
 from pixell.api.schema import errors
 from pixell.api.viewsets import OrgScopedAPIView
-from pixell.errors import AuthenticationFailed, ValidationError
+from pixell.errors import ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -142,21 +143,20 @@ class StripeWebhookView(APIView):
         return Response({"received": True})
 
 
-class RuntimeInvocationsView(APIView):
+class RuntimeInvocationsView(MachineAPIView):
     """The agent runtime reports invocations; it authenticates with PIXELL_RUNTIME_SECRET only."""
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+    machine_scope = machine.RUNTIME
 
     @extend_schema(
         request=s.InvocationReportInputSerializer,
-        responses={200: s.InvocationReportOutputSerializer, **errors(400, 401, 402, 404)},
+        responses={200: s.InvocationReportOutputSerializer, **errors(400, 401, 402, 404, 429)},
         auth=[],
         description="Called by the agent runtime with `Authorization: Bearer <PIXELL_RUNTIME_SECRET>`. "
-        "`id` makes a report idempotent: a repeated id returns the first report's answer and charges nothing.",
+        "`id` makes a report idempotent: a repeated id returns the first report's answer and charges nothing. "
+        "Limited to PIXELL_RATE_LIMIT_RUNTIME; wrong secrets are throttled per address (429).",
     )
     def post(self, request):
-        _check_runtime_secret(request)
         serializer = s.InvocationReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -180,15 +180,3 @@ class RuntimeInvocationsView(APIView):
                 }
             ).data
         )
-
-
-def _check_runtime_secret(request) -> None:
-    secret = settings.PIXELL_RUNTIME_SECRET
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    # Unset secret: nobody is the runtime. compare_digest: no timing oracle on the secret.
-    if (
-        not secret
-        or scheme.lower() != "bearer"
-        or not hmac.compare_digest(presented.strip().encode(), secret.encode())
-    ):
-        raise AuthenticationFailed("Invalid runtime credentials")

@@ -3,9 +3,6 @@
 Thin: parse, call one service or selector, render with deployments.presenters.
 """
 
-import hmac
-
-from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -19,10 +16,12 @@ from deployments.api import serializers as s
 from deployments.models import WebhookDelivery
 from deployments.presenters import delivery_body, deployment_body, iso, webhook_body
 from organizations.models import Role
+from pixell.api import machine
+from pixell.api.machine import MachineAPIView
 from pixell.api.pagination import parse_limit
 from pixell.api.schema import MessageSerializer, errors
 from pixell.api.viewsets import OrgScopedAPIView
-from pixell.errors import AuthenticationFailed, ValidationError
+from pixell.errors import ValidationError
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -194,11 +193,10 @@ class QueueStatsView(APIView):
         )
 
 
-class CronProcessDeploymentsView(APIView):
+class CronProcessDeploymentsView(MachineAPIView):
     """``x-cron-secret`` must equal CRON_SECRET; with CRON_SECRET unset every call is refused."""
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+    machine_scope = machine.CRON
 
     @extend_schema(
         request=None,
@@ -207,15 +205,11 @@ class CronProcessDeploymentsView(APIView):
                 "x-cron-secret", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True
             )
         ],
-        responses={200: s.CronProcessedSerializer, **errors(401)},
+        responses={200: s.CronProcessedSerializer, **errors(401, 429)},
         summary="Process the next queued deployment (external schedulers)",
         auth=[],
     )
     def post(self, request):
-        expected = settings.CRON_SECRET
-        given = request.headers.get("x-cron-secret", "")
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-            raise AuthenticationFailed("Invalid or missing cron secret")
         queue.deployments_recover_stuck()
         result = queue.deployment_process_next()
         if result is None:

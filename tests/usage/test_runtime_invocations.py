@@ -185,13 +185,15 @@ def test_invalid_reports_are_400_naming_the_field(runtime, org, app, overrides, 
     assert _balance(org) == 100
 
 
-def test_runtime_route_is_not_rate_limited(runtime, org, app, settings):
+def test_runtime_route_has_its_own_limit_not_the_anonymous_one(runtime, org, app, settings):
     settings.PIXELL_RATE_LIMIT_ANONYMOUS = "1/h"
+    settings.PIXELL_RATE_LIMIT_RUNTIME = "100/m"
     for i in range(3):
         response = runtime.post(
             "/api/runtime/invocations", _report(app, id=f"inv-{i}", credits=1), format="json"
         )
-        assert response.status_code == 200 and "X-RateLimit-Limit" not in response
+        assert response.status_code == 200
+        assert response["X-RateLimit-Limit"] == "100"
 
 
 @pytest.mark.postgres
