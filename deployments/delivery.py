@@ -70,14 +70,18 @@ def _encode(payload: dict) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
+def _package_link(package) -> str | None:
+    """The package's ``s3_url`` as of now, or None once the package is gone."""
+    if package is None or package.deleted_at is not None:
+        return None
+    try:
+        return package_download_url(package=package)
+    except Exception:  # a link is a convenience: never let it block the event
+        logger.exception("no download URL for package %s", package.id)
+        return None
+
+
 def deployment_event_payload(*, deployment: Deployment, event: str, now: datetime) -> dict:
-    package = deployment.package
-    s3_url = None
-    if package.deleted_at is None:
-        try:
-            s3_url = package_download_url(package=package)
-        except Exception:  # a link is a convenience: never let it block the event
-            logger.exception("no download URL for package %s", package.id)
     return {
         "event": event,
         "timestamp": iso(now),
@@ -89,9 +93,27 @@ def deployment_event_payload(*, deployment: Deployment, event: str, now: datetim
             "status": deployment.status,
             "duration_seconds": deployment.duration_seconds,
             "error": deployment.error,
-            "s3_url": s3_url,
+            "s3_url": _package_link(deployment.package),
         },
     }
+
+
+def _attempt_body(delivery: WebhookDelivery) -> str:
+    """The body this attempt sends: the stored one, with a deployment event's ``s3_url`` signed
+    afresh. A presigned link lives DOWNLOAD_URL_SECONDS (an hour) and the retry schedule is
+    longer, so a link minted at the first send would be dead on a late retry. Everything else,
+    and the webhook-id, stay the message's own (docs/DECISIONS.md)."""
+    if delivery.deployment is None or delivery.event == PING_EVENT:
+        return delivery.body
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError:
+        return delivery.body
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict) or "s3_url" not in data:
+        return delivery.body
+    data["s3_url"] = _package_link(delivery.deployment.package)
+    return _encode(payload)
 
 
 def webhook_event_emit(*, deployment, event: str, agent_app_id=None) -> list[WebhookDelivery]:
@@ -152,7 +174,8 @@ def webhook_ping_create(*, webhook: Webhook) -> WebhookDelivery:
 
 
 def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Send the same message again: a new delivery row with the same webhook-id and body."""
+    """Send the same message again: a new delivery row with the same webhook-id and body (a
+    deployment event's package link is signed afresh when it is sent, like every attempt's)."""
     with transaction.atomic():
         again = WebhookDelivery.all_orgs.create(
             organization_id=delivery.organization_id,
@@ -174,7 +197,11 @@ def _snippet(content: bytes) -> str:
 
 def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:
     """Send the next attempt of a delivery if it is due. Safe to call any number of times."""
-    delivery = WebhookDelivery.all_orgs.select_related("webhook").filter(id=delivery_id).first()
+    delivery = (
+        WebhookDelivery.all_orgs.select_related("webhook", "deployment__package")
+        .filter(id=delivery_id)
+        .first()
+    )
     if delivery is None or not _attempt_claim(delivery):
         return delivery
     if not delivery.webhook.active:
@@ -197,6 +224,8 @@ class _Attempt:
     # Retrying cannot help (a forbidden URL, an undecryptable secret): the delivery fails now.
     permanent: bool = False
     duration_ms: int = 0
+    # The exact text sent (a deployment event's link is signed per attempt).
+    body: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -232,7 +261,8 @@ def _attempt_send(delivery: WebhookDelivery) -> _Attempt:
     """POST the signed body once; every failure becomes the attempt's error, none escapes."""
     webhook = delivery.webhook
     attempt = _Attempt(number=delivery.attempts + 1, requested_at=timezone.now())
-    body = delivery.body.encode("utf-8")
+    attempt.body = _attempt_body(delivery)
+    body = attempt.body.encode("utf-8")
     started = time.monotonic()
     try:
         headers = webhook_signing.build_headers(
@@ -296,6 +326,7 @@ def _attempt_record(delivery: WebhookDelivery, attempt: _Attempt) -> int | None:
             error=attempt.error,
         )
         fields = {
+            "body": attempt.body or delivery.body,
             "attempts": attempt.number,
             "last_attempt_at": attempt.requested_at,
             "last_status_code": attempt.status_code,

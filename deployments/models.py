@@ -191,7 +191,8 @@ class WebhookDelivery(OrgScopedModel):
     event = models.CharField(max_length=40)
     # webhook-id: the same on every attempt and on redeliveries of this message.
     message_id = models.CharField(max_length=64, db_index=True)
-    # The exact bytes sent (as text), so every attempt signs and sends an identical body.
+    # The text of the message, as last sent: every attempt sends it again, except a deployment
+    # event's s3_url, signed afresh per attempt (deployments.delivery._attempt_body).
     body = models.TextField()
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING

@@ -469,3 +469,73 @@ def test_ping_sends_a_ping_event(
 def test_redeliver_of_an_unknown_delivery_is_404(admin_client, app, hook):
     url = f"{hooks_url(app)}/{hook.id}/deliveries/00000000-0000-0000-0000-000000000000/redeliver"
     assert admin_client.post(url).status_code == 404
+
+
+def test_a_retry_signs_the_package_link_afresh_under_the_same_webhook_id(
+    org, app, http_server, private_ok, owner_client, django_capture_on_commit_callbacks, settings
+):
+    """A presigned link minted at the first send can expire before a late retry: each attempt
+    carries a link valid from its own time; the webhook-id stays the message's."""
+    import json
+    from urllib.parse import parse_qs, urlsplit
+
+    from freezegun import freeze_time
+
+    from agentapps.storage import DOWNLOAD_URL_SECONDS
+    from deployments.models import Deployment
+
+    settings.PIXELL_PUBLIC_URL = "http://testserver"
+    with django_capture_on_commit_callbacks(execute=True):
+        deployment_id = deploy(owner_client, app, "1.0.0").json()["deployment"]["id"]
+    _, secret = webhook_create(
+        organization=org, agent_app=app, url=http_server.url, events=["deployment.completed"]
+    )
+    http_server.responses = [(500, {}), (200, {})]
+    deployment = Deployment.all_orgs.get(id=deployment_id)
+    (delivery,) = delivery_service.webhook_event_emit(
+        deployment=deployment, event="deployment.completed"
+    )
+    webhook_deliver_task(str(delivery.id))
+    verify(secret, http_server.requests[0])
+    later = timezone.now() + timedelta(seconds=DOWNLOAD_URL_SECONDS + 600)
+    with freeze_time(later):
+        webhook_deliver_task(str(delivery.id))
+        first, second = http_server.requests
+        verify(secret, second)  # signed over the new body
+        links = [json.loads(r["body"])["data"]["s3_url"] for r in (first, second)]
+        assert links[0] != links[1]
+        expiries = [int(parse_qs(urlsplit(link).query)["expires"][0]) for link in links]
+        assert expiries[0] < later.timestamp() < expiries[1]
+        # The retry's link works at the retry's time, the first one no longer does.
+        assert owner_client.get(links[1].removeprefix("http://testserver")).status_code == 200
+        assert owner_client.get(links[0].removeprefix("http://testserver")).status_code != 200
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"] == delivery.message_id
+    row = WebhookDelivery.all_orgs.get(id=delivery.id)
+    assert row.status == DeliveryStatus.SUCCEEDED
+    assert row.body == second["body"].decode()  # the record shows what was sent last
+
+
+def test_a_retry_after_the_package_was_deleted_carries_no_link(
+    org, app, http_server, private_ok, owner_client, django_capture_on_commit_callbacks
+):
+    import json
+
+    from agentapps.models import Package
+    from deployments.models import Deployment
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deployment_id = deploy(owner_client, app, "1.0.0").json()["deployment"]["id"]
+    webhook_create(
+        organization=org, agent_app=app, url=http_server.url, events=["deployment.failed"]
+    )
+    http_server.responses = [(500, {}), (200, {})]
+    deployment = Deployment.all_orgs.get(id=deployment_id)
+    (delivery,) = delivery_service.webhook_event_emit(
+        deployment=deployment, event="deployment.failed"
+    )
+    webhook_deliver_task(str(delivery.id))
+    Package.all_orgs.filter(id=deployment.package_id).update(deleted_at=timezone.now())
+    _due_now(delivery.id)
+    webhook_deliver_task(str(delivery.id))
+    first, second = (json.loads(r["body"])["data"]["s3_url"] for r in http_server.requests)
+    assert first and second is None
