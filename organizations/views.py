@@ -59,6 +59,10 @@ def invitation_page(request, token: str):
             )
             return render(request, "organizations/invitation.html", context, status=exc.status_code)
         context["accepted"] = True
+        # The current organization does not change on accepting (docs/DECISIONS.md): the page
+        # names it and offers the switch, which is the user's explicit choice.
+        current = selectors.memberships_of(user).first()
+        context["current_organization"] = current.organization if current else None
     elif user is not None and invitation.email.lower() != user.email.lower():
         context["error"] = (
             f"This invitation was sent to {invitation.email}; you are signed in as {user.email}."

@@ -135,6 +135,42 @@ def test_members_cannot_invite(member_page, org):
     assert not Invitation.objects.for_org(org).exists()
 
 
+def test_accepting_an_invitation_offers_a_switch_without_switching(org, owner):
+    from organizations.services import invitation_create, organization_create
+
+    invitee = UserFactory(email="joiner@example.com")
+    home = organization_create(name="Home Org", owner=invitee)
+    _, token = invitation_create(
+        organization=org, actor=owner, actor_role=Role.OWNER, email=invitee.email, role=Role.MEMBER
+    )
+    page = session_client(invitee)
+    html = page.post(f"/invitations/{token}/").content.decode()
+    assert f"Welcome to {org.name}" in html
+    # Offered, not done: the current organization is still the user's own.
+    assert "still Home Org" in html
+    assert 'action="/dashboard/switch/"' in html
+    assert f'name="organization_id" value="{org.id}"' in html
+    assert page.get("/dashboard/").context["organization"] == home
+    # Taking the offer switches.
+    response = page.post("/dashboard/switch/", {"organization_id": str(org.id)})
+    assert response.status_code == 302
+    assert page.get("/dashboard/").context["organization"] == org
+
+
+def test_an_invitation_to_the_only_organization_offers_no_switch(org, owner):
+    from organizations.services import invitation_create
+
+    invitee = UserFactory(email="first-org@example.com")
+    _, token = invitation_create(
+        organization=org, actor=owner, actor_role=Role.OWNER, email=invitee.email, role=Role.MEMBER
+    )
+    html = session_client(invitee).post(f"/invitations/{token}/").content.decode()
+    assert f"Welcome to {org.name}" in html
+    assert 'action="/dashboard/switch/"' not in html
+    assert "It is your current organization" in html
+    assert 'href="/dashboard/" data-testid="invitation-next"' in html
+
+
 def test_admins_revoke_invitations_members_cannot(admin_page, member_page, org, admin_user):
     from organizations.services import invitation_create
 
