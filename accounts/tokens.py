@@ -5,14 +5,13 @@ Changing the email invalidates every key sent to the old address; the signature'
 the key's life.
 """
 
-import uuid
-
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts.models import User
+from pixell.ids import uuid_or_none
 
 VERIFY_EMAIL_SALT = "pixell.accounts.verify-email"
 VERIFY_EMAIL_MAX_AGE = 3 * 24 * 3600
@@ -36,11 +35,8 @@ def email_verification_key_read(key: str) -> User | None:
         return None
     if not isinstance(payload, dict):
         return None
-    user = (
-        User.objects.filter(pk=payload.get("u"), is_active=True).first()
-        if _is_uuid(payload.get("u"))
-        else None
-    )
+    pk = uuid_or_none(payload.get("u"))
+    user = User.objects.filter(pk=pk, is_active=True).first() if pk else None
     if user is None or user.email != payload.get("e"):
         return None
     return user
@@ -60,17 +56,10 @@ def password_reset_user_read(*, uid: str, token: str) -> User | None:
         user_id = force_str(urlsafe_base64_decode(uid))
     except (ValueError, TypeError, UnicodeDecodeError):
         return None
-    if not _is_uuid(user_id):
+    pk = uuid_or_none(user_id)
+    if pk is None:
         return None
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+    user = User.objects.filter(pk=pk, is_active=True).first()
     if user is None or not default_token_generator.check_token(user, token):
         return None
     return user
-
-
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True

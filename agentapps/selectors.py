@@ -18,15 +18,6 @@ from agentapps.models import AgentApp, AppSecret, Package, PackageStatus, Signin
 from pixell.errors import NotFound
 
 
-def _uuid(value) -> uuid.UUID | None:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def live_packages(queryset: QuerySet | None = None) -> QuerySet:
     """Packages not deleted, newest first."""
     qs = queryset if queryset is not None else Package.all_orgs.all()
@@ -42,25 +33,21 @@ def agent_app_list(*, organization) -> QuerySet:
     )
 
 
-def agent_app_get(*, organization, app_id) -> AgentApp:
+def agent_app_get(*, organization, app_id: uuid.UUID) -> AgentApp:
     """The organization's own app (for changes, secrets, uploads). A foreign public app: 403."""
-    pk = _uuid(app_id)
-    if pk is None:
-        raise AppNotFound()
-    app = AgentApp.objects.for_org(organization).filter(pk=pk).first()
+    app = AgentApp.objects.for_org(organization).filter(pk=app_id).first()
     if app is not None:
         return app
-    if AgentApp.all_orgs.filter(pk=pk, is_public=True).exists():
+    if AgentApp.all_orgs.filter(pk=app_id, is_public=True).exists():
         raise PublicAppReadOnly()
     raise AppNotFound()
 
 
-def agent_app_get_readable(*, organization, app_id) -> AgentApp:
+def agent_app_get_readable(*, organization, app_id: uuid.UUID) -> AgentApp:
     """The organization's own app or any public app (GET app, GET its packages)."""
-    pk = _uuid(app_id)
-    if pk is None:
-        raise AppNotFound()
-    app = AgentApp.all_orgs.filter(Q(organization=organization) | Q(is_public=True), pk=pk).first()
+    app = AgentApp.all_orgs.filter(
+        Q(organization=organization) | Q(is_public=True), pk=app_id
+    ).first()
     if app is None:
         raise AppNotFound()
     return app
@@ -70,9 +57,8 @@ def agent_app_packages(*, agent_app) -> QuerySet:
     return live_packages(Package.all_orgs.filter(agent_app=agent_app))
 
 
-def package_get(*, agent_app, package_id) -> Package:
-    pk = _uuid(package_id)
-    package = agent_app_packages(agent_app=agent_app).filter(pk=pk).first() if pk else None
+def package_get(*, agent_app, package_id: uuid.UUID) -> Package:
+    package = agent_app_packages(agent_app=agent_app).filter(pk=package_id).first()
     if package is None:
         raise NotFound("Package not found")
     return package
@@ -89,21 +75,17 @@ def package_get_live_version(*, agent_app, version: str) -> Package | None:
     )
 
 
-def package_get_for_download(*, package_id) -> Package | None:
+def package_get_for_download(*, package_id: uuid.UUID) -> Package | None:
     """System read for the signed download link: the link itself is the authorization."""
-    pk = _uuid(package_id)
-    if pk is None:
-        return None
-    return Package.all_orgs.filter(pk=pk, deleted_at__isnull=True).first()
+    return Package.all_orgs.filter(pk=package_id, deleted_at__isnull=True).first()
 
 
 def signing_key_list(*, organization) -> QuerySet:
     return SigningKey.objects.for_org(organization).order_by("-created_at", "-id")
 
 
-def signing_key_get(*, organization, key_id) -> SigningKey:
-    pk = _uuid(key_id)
-    key = SigningKey.objects.for_org(organization).filter(pk=pk).first() if pk else None
+def signing_key_get(*, organization, key_id: uuid.UUID) -> SigningKey:
+    key = SigningKey.objects.for_org(organization).filter(pk=key_id).first()
     if key is None:
         raise NotFound("Signing key not found")
     return key

@@ -2,7 +2,6 @@
 
 import logging
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -34,6 +33,7 @@ from organizations.models import Membership, Organization, Role
 from organizations.selectors import memberships_of
 from organizations.versions import organization_changed
 from pixell.errors import Conflict, NotFound, PermissionDenied
+from pixell.ids import uuid_or_none
 from pixell.observability import metrics
 from usage.models import UsageEvent, UsageEventType
 from usage.services import usage_event_record
@@ -194,16 +194,14 @@ def _checkout_organization(*, organization_id, user_id) -> Organization:
     """The organization a paid checkout credits: ``organizationId``, else the current organization
     of ``userId`` (their chosen, else oldest, membership)."""
     if organization_id:
-        org = (
-            Organization.objects.filter(pk=organization_id).first()
-            if _is_uuid(organization_id)
-            else None
-        )
+        pk = uuid_or_none(organization_id)
+        org = Organization.objects.filter(pk=pk).first() if pk else None
         if org is None:
             raise CheckoutOrganizationUnknown(f"organization {organization_id!r} does not exist")
         return org
     if user_id:
-        user = User.objects.filter(pk=user_id).first() if _is_uuid(user_id) else None
+        pk = uuid_or_none(user_id)
+        user = User.objects.filter(pk=pk).first() if pk else None
         membership = memberships_of(user).first() if user is not None else None
         if membership is None:
             raise CheckoutOrganizationUnknown(
@@ -230,7 +228,8 @@ def checkout_fulfil(
     if amount <= 0:
         raise CheckoutInvalid(f"credits {amount} is not positive")
     org = _checkout_organization(organization_id=organization_id, user_id=user_id)
-    actor = User.objects.filter(pk=user_id).first() if _is_uuid(user_id) else None
+    actor_id = uuid_or_none(user_id)
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     with transaction.atomic():
         # The unique ledger reference makes this once-only under concurrent deliveries: the
         # second writer waits on the organization's row lock, then finds the first one's row.
@@ -255,14 +254,6 @@ def checkout_fulfil(
                 metadata={"session_id": session_id, "package": package},
             )
     return row
-
-
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def sandbox_checkout_get(*, session_id: str, user) -> CheckoutSession:
@@ -395,11 +386,8 @@ def invocation_report_apply(
     if existing is not None:
         return existing
     # The runtime is a system caller: the app may belong to any organization.
-    app = (
-        AgentApp.all_orgs.filter(pk=agent_app_id).select_related("organization").first()
-        if _is_uuid(agent_app_id)
-        else None
-    )
+    pk = uuid_or_none(agent_app_id)
+    app = AgentApp.all_orgs.filter(pk=pk).select_related("organization").first() if pk else None
     if app is None:
         raise NotFound("Agent app not found")
     org = payer or app.organization

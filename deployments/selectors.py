@@ -27,14 +27,7 @@ HEALTH_WARNING_FAILURE_RATE = 0.20
 HEALTH_FAILURE_RATE_MIN_FINISHED = 5
 
 
-def _uuid_or_404(raw, what: str) -> uuid.UUID:
-    try:
-        return raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
-    except (ValueError, TypeError, AttributeError):
-        raise NotFound(f"{what} not found") from None
-
-
-def agent_app_of_org(*, organization, app_id) -> AgentApp:
+def agent_app_of_org(*, organization, app_id: uuid.UUID) -> AgentApp:
     """The organization's own app: deploys, deployments and webhooks belong to its owners only."""
     return agent_app_get(organization=organization, app_id=app_id)
 
@@ -45,11 +38,9 @@ def _with_steps(qs):
     return qs.prefetch_related("steps")
 
 
-def deployment_get(*, organization, deployment_id) -> Deployment:
+def deployment_get(*, organization, deployment_id: uuid.UUID) -> Deployment:
     deployment = (
-        _with_steps(Deployment.objects.for_org(organization))
-        .filter(id=_uuid_or_404(deployment_id, "Deployment"))
-        .first()
+        _with_steps(Deployment.objects.for_org(organization)).filter(id=deployment_id).first()
     )
     if deployment is None:
         raise NotFound("Deployment not found")
@@ -195,11 +186,9 @@ def webhook_list_for_app(*, organization, agent_app):
     )
 
 
-def webhook_get(*, organization, agent_app, webhook_id) -> Webhook:
+def webhook_get(*, organization, agent_app, webhook_id: uuid.UUID) -> Webhook:
     webhook = (
-        Webhook.objects.for_org(organization)
-        .filter(agent_app=agent_app, id=_uuid_or_404(webhook_id, "Webhook"))
-        .first()
+        Webhook.objects.for_org(organization).filter(agent_app=agent_app, id=webhook_id).first()
     )
     if webhook is None:
         raise NotFound("Webhook not found")
@@ -214,12 +203,8 @@ def delivery_list_for_webhook(*, organization, webhook, cursor: str | None, limi
     return paginate(_deliveries(organization).filter(webhook=webhook), cursor=cursor, limit=limit)
 
 
-def delivery_get(*, organization, webhook, delivery_id) -> WebhookDelivery:
-    delivery = (
-        _deliveries(organization)
-        .filter(webhook=webhook, id=_uuid_or_404(delivery_id, "Delivery"))
-        .first()
-    )
+def delivery_get(*, organization, webhook, delivery_id: uuid.UUID) -> WebhookDelivery:
+    delivery = _deliveries(organization).filter(webhook=webhook, id=delivery_id).first()
     if delivery is None:
         raise NotFound("Delivery not found")
     return delivery

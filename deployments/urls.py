@@ -6,12 +6,12 @@ from deployments import views
 urlpatterns = [
     path("dashboard/deployments/", views.deployments_page, name="dashboard-deployments"),
     path(
-        "dashboard/deployments/<str:deployment_id>/",
+        "dashboard/deployments/<uuid:deployment_id>/",
         views.deployment_page,
         name="dashboard-deployment",
     ),
     path(
-        "dashboard/deployments/<str:deployment_id>/cancel/",
+        "dashboard/deployments/<uuid:deployment_id>/cancel/",
         views.deployment_cancel,
         name="dashboard-deployment-cancel",
     ),

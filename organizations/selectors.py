@@ -13,13 +13,6 @@ from organizations.models import ApiKey, Invitation, Membership, Organization
 from pixell.errors import NotFound
 
 
-def uuid_or_none(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def memberships_of(user):
     """A user's memberships, the current one first."""
     return (
@@ -46,14 +39,11 @@ def membership_list(*, organization: Organization):
     )
 
 
-def membership_get(*, organization: Organization, user_id) -> Membership:
-    pk = uuid_or_none(user_id)
+def membership_get(*, organization: Organization, user_id: uuid.UUID) -> Membership:
     membership = (
-        Membership.objects.filter(organization=organization, user_id=pk)
+        Membership.objects.filter(organization=organization, user_id=user_id)
         .select_related("user")
         .first()
-        if pk
-        else None
     )
     if membership is None:
         raise NotFound("Member not found")
@@ -74,9 +64,8 @@ def invitation_list_pending(*, organization: Organization):
     )
 
 
-def invitation_get(*, organization: Organization, invitation_id) -> Invitation:
-    pk = uuid_or_none(invitation_id)
-    invitation = Invitation.objects.for_org(organization).filter(pk=pk).first() if pk else None
+def invitation_get(*, organization: Organization, invitation_id: uuid.UUID) -> Invitation:
+    invitation = Invitation.objects.for_org(organization).filter(pk=invitation_id).first()
     if invitation is None:
         raise NotFound("Invitation not found")
     return invitation
@@ -95,9 +84,8 @@ def api_key_list(*, organization: Organization):
     return ApiKey.objects.for_org(organization).order_by("-created_at", "-id")
 
 
-def api_key_get(*, organization: Organization, key_id) -> ApiKey:
-    pk = uuid_or_none(key_id)
-    key = ApiKey.objects.for_org(organization).filter(pk=pk).first() if pk else None
+def api_key_get(*, organization: Organization, key_id: uuid.UUID) -> ApiKey:
+    key = ApiKey.objects.for_org(organization).filter(pk=key_id).first()
     if key is None:
         raise NotFound("API key not found")
     return key

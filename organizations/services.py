@@ -15,7 +15,7 @@ from django.utils import timezone
 from organizations.keys import api_key_generate, api_key_hash, api_key_preview, token_hash
 from organizations.models import ApiKey, Invitation, Membership, Organization, Role
 from organizations.roles import check_role
-from organizations.selectors import invitation_get_by_token, invitation_pending_q, uuid_or_none
+from organizations.selectors import invitation_get_by_token, invitation_pending_q
 from organizations.signals import (
     organization_activity,
     organization_created,
@@ -24,6 +24,7 @@ from organizations.signals import (
 from organizations.tasks import invitation_email_send_task
 from organizations.versions import organization_changed
 from pixell.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from pixell.ids import uuid_or_none
 
 INVITATION_LIFETIME = timedelta(days=7)
 

@@ -3,5 +3,5 @@ from django.urls import path
 from runtime import views
 
 urlpatterns = [
-    path("dashboard/apps/<str:app_id>/try/", views.app_try, name="dashboard-app-try"),
+    path("dashboard/apps/<uuid:app_id>/try/", views.app_try, name="dashboard-app-try"),
 ]

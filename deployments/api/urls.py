@@ -3,20 +3,20 @@ from django.urls import path
 from deployments.api import views
 
 urlpatterns = [
-    path("agent-apps/<str:app_id>/packages/deploy", views.DeployView.as_view(), name="deploy"),
+    path("agent-apps/<uuid:app_id>/packages/deploy", views.DeployView.as_view(), name="deploy"),
     path(
-        "agent-apps/<str:app_id>/deployments",
+        "agent-apps/<uuid:app_id>/deployments",
         views.AppDeploymentsView.as_view(),
         name="app-deployments",
     ),
     path("deployments/queue/stats", views.QueueStatsView.as_view(), name="deployments-queue-stats"),
     path(
-        "deployments/<str:deployment_id>",
+        "deployments/<uuid:deployment_id>",
         views.DeploymentDetailView.as_view(),
         name="deployment-detail",
     ),
     path(
-        "deployments/<str:deployment_id>/cancel",
+        "deployments/<uuid:deployment_id>/cancel",
         views.DeploymentCancelView.as_view(),
         name="deployment-cancel",
     ),
@@ -25,24 +25,24 @@ urlpatterns = [
         views.CronProcessDeploymentsView.as_view(),
         name="cron-process-deployments",
     ),
-    path("agent-apps/<str:app_id>/webhooks", views.WebhookListView.as_view(), name="webhooks"),
+    path("agent-apps/<uuid:app_id>/webhooks", views.WebhookListView.as_view(), name="webhooks"),
     path(
-        "agent-apps/<str:app_id>/webhooks/<str:webhook_id>",
+        "agent-apps/<uuid:app_id>/webhooks/<uuid:webhook_id>",
         views.WebhookDetailView.as_view(),
         name="webhook-detail",
     ),
     path(
-        "agent-apps/<str:app_id>/webhooks/<str:webhook_id>/deliveries",
+        "agent-apps/<uuid:app_id>/webhooks/<uuid:webhook_id>/deliveries",
         views.WebhookDeliveriesView.as_view(),
         name="webhook-deliveries",
     ),
     path(
-        "agent-apps/<str:app_id>/webhooks/<str:webhook_id>/deliveries/<str:delivery_id>/redeliver",
+        "agent-apps/<uuid:app_id>/webhooks/<uuid:webhook_id>/deliveries/<uuid:delivery_id>/redeliver",
         views.WebhookRedeliverView.as_view(),
         name="webhook-redeliver",
     ),
     path(
-        "agent-apps/<str:app_id>/webhooks/<str:webhook_id>/ping",
+        "agent-apps/<uuid:app_id>/webhooks/<uuid:webhook_id>/ping",
         views.WebhookPingView.as_view(),
         name="webhook-ping",
     ),

@@ -14,18 +14,18 @@ urlpatterns = [
     ),
     path("organizations/members", views.MemberListView.as_view(), name="member-list"),
     path(
-        "organizations/members/<str:user_id>",
+        "organizations/members/<uuid:user_id>",
         views.MemberDetailView.as_view(),
         name="member-detail",
     ),
     path("organizations/invitations", views.InvitationListView.as_view(), name="invitation-list"),
     path(
-        "organizations/invitations/<str:invitation_id>",
+        "organizations/invitations/<uuid:invitation_id>",
         views.InvitationDetailView.as_view(),
         name="invitation-detail",
     ),
     path("invitations/accept", views.InvitationAcceptView.as_view(), name="invitation-accept"),
     path("api-keys", views.ApiKeyListView.as_view(), name="api-key-list"),
-    path("api-keys/<str:key_id>", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
-    path("api-keys/<str:key_id>/rotate", views.ApiKeyRotateView.as_view(), name="api-key-rotate"),
+    path("api-keys/<uuid:key_id>", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
+    path("api-keys/<uuid:key_id>/rotate", views.ApiKeyRotateView.as_view(), name="api-key-rotate"),
 ]

@@ -15,9 +15,11 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from pixell.api.viewsets import dashboard_not_found
 from pixell.errors import NotFound, PermissionDenied, PixellError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -112,7 +114,8 @@ def _first_message(detail) -> str:
     return str(detail) or "Validation failed"
 
 
-# Django-level handlers (urls.py): JSON envelope under /api, plain pages elsewhere.
+# Django-level handlers (urls.py): JSON envelope under /api, plain pages elsewhere (the dashboard's
+# own page for a /dashboard/ path no route matches).
 def _is_api(request) -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
@@ -120,30 +123,24 @@ def _is_api(request) -> bool:
 def handler404(request, exception=None):
     if _is_api(request):
         return json_error(404, "Not found", "NOT_FOUND")
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
+    if request.path.startswith("/dashboard/"):
+        return dashboard_not_found(request)
+    return defaults.page_not_found(request, exception)
 
 
 def handler500(request):
     if _is_api(request):
         return json_error(500, "Internal server error", "INTERNAL_ERROR")
-    from django.views.defaults import server_error
-
-    return server_error(request)
+    return defaults.server_error(request)
 
 
 def handler403(request, exception=None):
     if _is_api(request):
         return json_error(403, "Forbidden", "PERMISSION_DENIED")
-    from django.views.defaults import permission_denied
-
-    return permission_denied(request, exception)
+    return defaults.permission_denied(request, exception)
 
 
 def handler400(request, exception=None):
     if _is_api(request):
         return json_error(400, "Bad request", "VALIDATION_ERROR")
-    from django.views.defaults import bad_request
-
-    return bad_request(request, exception)
+    return defaults.bad_request(request, exception)

@@ -13,7 +13,13 @@ from organizations.models import Role
 from organizations.roles import check_role
 from pixell.api.authentication import identify
 from pixell.api.tenancy import dashboard_tenancy, resolve_tenancy
-from pixell.errors import AuthenticationFailed, PermissionDenied, PixellError, ValidationError
+from pixell.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    PixellError,
+    ValidationError,
+)
 
 
 class AuthenticatedAPIView(APIView):
@@ -113,6 +119,14 @@ def dashboard_view(view=None, *, role: str = Role.MEMBER, methods=("GET", "POST"
         return wrapper
 
     return decorate(view) if view is not None else decorate
+
+
+@dashboard_view(methods=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+def dashboard_not_found(request, tenancy):
+    """A /dashboard/ path no route matches (Django's 404 handler sends it here), such as a
+    malformed id that its route's ``<uuid:…>`` refused: answered like a page asked for an id that
+    names nothing — the sign-in redirect, else the dashboard's 404 page."""
+    raise NotFound("Page not found")
 
 
 def parse_form(serializer_class, data) -> dict:

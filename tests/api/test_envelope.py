@@ -30,6 +30,22 @@ def test_unknown_api_path_authenticated_is_404_envelope(owner_client):
     _assert_envelope(owner_client.post("/api/nothing/here", {}, format="json"), 404, "NOT_FOUND")
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/deployments/not-a-uuid",
+        "/api/agent-apps/not-a-uuid/webhooks",
+        "/api/organizations/members/123",
+    ],
+)
+def test_malformed_id_is_404_envelope(api_key_client, path):
+    # Routes take <uuid:…>: a malformed id matches no route, and Django's 404 handler answers with
+    # the envelope, rate-limit headers included.
+    response = api_key_client.get(path)
+    _assert_envelope(response, 404, "NOT_FOUND")
+    assert "X-RateLimit-Remaining" in response
+
+
 def test_method_not_allowed_is_405_envelope(anon_client):
     _assert_envelope(anon_client.get("/api/auth/login"), 405, "METHOD_NOT_ALLOWED")
     _assert_envelope(anon_client.put("/api/health"), 405, "METHOD_NOT_ALLOWED")

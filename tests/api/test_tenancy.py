@@ -4,7 +4,7 @@ credentials against an object of ``org``, answers 404 — never 403, 200 or 500.
 Routes are found by walking the URL resolver, so routes added later are covered automatically.
 
 TO REGISTER YOUR ROUTE: add an entry to ``OBJECT_MAKERS`` keyed by the route exactly as Django
-shows it (e.g. ``"api/agent-apps/<str:app_id>/webhooks/<str:webhook_id>"``); the maker gets
+shows it (e.g. ``"api/agent-apps/<uuid:app_id>/webhooks/<uuid:webhook_id>"``); the maker gets
 ``(org, owner)`` and returns the URL kwargs of a real object of ``org`` (made through the
 services by tests/factories.py). Routes whose objects are not organization-scoped go in
 ``NOT_ORG_SCOPED`` with the reason. A route without a maker is still called, with random ids
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.django_db
 
 NOT_ORG_SCOPED = {
     # The signed, expiring link is the credential (like a presigned S3 URL); no caller identity.
-    "api/packages/<str:package_id>/download": "signed download link",
+    "api/packages/<uuid:package_id>/download": "signed download link",
 }
 
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -98,29 +98,29 @@ def _make_invitation(org, owner):
 
 
 OBJECT_MAKERS = {
-    "api/organizations/members/<str:user_id>": lambda org, owner: {
+    "api/organizations/members/<uuid:user_id>": lambda org, owner: {
         "user_id": str(MembershipFactory(organization=org).user_id)
     },
-    "api/organizations/invitations/<str:invitation_id>": _make_invitation,
-    "api/api-keys/<str:key_id>": lambda org, owner: {"key_id": str(api_key_for(org)[0].id)},
-    "api/api-keys/<str:key_id>/rotate": lambda org, owner: {"key_id": str(api_key_for(org)[0].id)},
-    "api/agent-apps/<str:app_id>": _make_app,
-    "api/agent-apps/<str:app_id>/packages": _make_app,
-    "api/agent-apps/<str:app_id>/packages/deploy": _make_app,
-    "api/agent-apps/<str:app_id>/packages/<uuid:package_id>": _make_package,
-    "api/agent-apps/<str:app_id>/secrets": _make_app,
-    "api/agent-apps/<str:app_id>/secrets/<str:key>": _make_secret,
-    "api/agent-apps/<str:app_id>/deployments": _make_app,
-    "api/agent-apps/<str:app_id>/invoke": _make_app,
-    "api/agent-apps/<str:app_id>/runtime": _make_app,
-    "api/agent-apps/<str:app_id>/webhooks": _make_app,
-    "api/agent-apps/<str:app_id>/webhooks/<str:webhook_id>": _make_webhook,
-    "api/agent-apps/<str:app_id>/webhooks/<str:webhook_id>/deliveries": _make_webhook,
-    "api/agent-apps/<str:app_id>/webhooks/<str:webhook_id>/ping": _make_webhook,
-    "api/agent-apps/<str:app_id>/webhooks/<str:webhook_id>/deliveries/<str:delivery_id>/redeliver": _make_delivery,
-    "api/signing-keys/<str:key_id>": _make_signing_key,
-    "api/deployments/<str:deployment_id>": _make_deployment,
-    "api/deployments/<str:deployment_id>/cancel": _make_deployment,
+    "api/organizations/invitations/<uuid:invitation_id>": _make_invitation,
+    "api/api-keys/<uuid:key_id>": lambda org, owner: {"key_id": str(api_key_for(org)[0].id)},
+    "api/api-keys/<uuid:key_id>/rotate": lambda org, owner: {"key_id": str(api_key_for(org)[0].id)},
+    "api/agent-apps/<uuid:app_id>": _make_app,
+    "api/agent-apps/<uuid:app_id>/packages": _make_app,
+    "api/agent-apps/<uuid:app_id>/packages/deploy": _make_app,
+    "api/agent-apps/<uuid:app_id>/packages/<uuid:package_id>": _make_package,
+    "api/agent-apps/<uuid:app_id>/secrets": _make_app,
+    "api/agent-apps/<uuid:app_id>/secrets/<str:key>": _make_secret,
+    "api/agent-apps/<uuid:app_id>/deployments": _make_app,
+    "api/agent-apps/<uuid:app_id>/invoke": _make_app,
+    "api/agent-apps/<uuid:app_id>/runtime": _make_app,
+    "api/agent-apps/<uuid:app_id>/webhooks": _make_app,
+    "api/agent-apps/<uuid:app_id>/webhooks/<uuid:webhook_id>": _make_webhook,
+    "api/agent-apps/<uuid:app_id>/webhooks/<uuid:webhook_id>/deliveries": _make_webhook,
+    "api/agent-apps/<uuid:app_id>/webhooks/<uuid:webhook_id>/ping": _make_webhook,
+    "api/agent-apps/<uuid:app_id>/webhooks/<uuid:webhook_id>/deliveries/<uuid:delivery_id>/redeliver": _make_delivery,
+    "api/signing-keys/<uuid:key_id>": _make_signing_key,
+    "api/deployments/<uuid:deployment_id>": _make_deployment,
+    "api/deployments/<uuid:deployment_id>/cancel": _make_deployment,
 }
 
 

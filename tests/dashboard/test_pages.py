@@ -62,6 +62,21 @@ def test_another_organizations_objects_are_not_found(owner_page, other_app, othe
 
 
 @pytest.mark.parametrize(
+    "path", ["/dashboard/apps/not-a-uuid/", "/dashboard/apps/not-a-uuid/webhooks/x/delete/"]
+)
+def test_a_malformed_id_is_the_dashboards_own_404_page(owner_page, anon_page, org, path):
+    # Routes take <uuid:…>, so no page view runs: Django's 404 handler answers as a page would.
+    response = owner_page.get(path)
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert 'aria-label="Dashboard"' in html and org.name in html
+    assert "Page not found" in html
+    signed_out = anon_page.get(path)
+    assert signed_out.status_code == 302
+    assert signed_out["Location"] == f"/login/?next={path}"
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "/dashboard/apps/{other_app}/delete/",

@@ -143,7 +143,7 @@ def _walk(patterns, prefix=""):
 
 
 def _key(route: str) -> str:
-    """The route without converter types, so ``<str:app_id>`` and ``<uuid:app_id>`` are one key."""
+    """The route without converter types, so ``<uuid:app_id>`` and ``<uuid:app_id>`` are one key."""
     return re.sub(r"<\w+:(\w+)>", r"<\1>", route)
 
 
