@@ -32,7 +32,7 @@ from billing.models import (
 from organizations.models import Membership, Organization, Role
 from organizations.selectors import memberships_of
 from organizations.versions import organization_changed
-from pixell.errors import Conflict, NotFound, PermissionDenied
+from pixell.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from pixell.ids import uuid_or_none
 from pixell.observability import metrics
 from usage.models import UsageEvent, UsageEventType
@@ -125,10 +125,30 @@ class CheckoutStarted:
     url: str  # where the payer goes: Stripe's hosted page, or our sandbox page
 
 
-def checkout_session_create(*, organization: Organization, actor, package: str) -> CheckoutStarted:
+def credit_package_get(*, package: str, credits: int | None = None) -> dict:
+    """The configured top-up package named ``package`` (PIXELL_CREDIT_PACKAGES), checked against
+    the credits the payer was shown when they are given: the one rule of what a top-up may buy, for
+    the API and the dashboard alike. Raises ValidationError naming the field at fault."""
+    packages = settings.PIXELL_CREDIT_PACKAGES
+    spec = packages.get(package) if isinstance(package, str) else None
+    if spec is None:
+        raise _field_error("package", f"Unknown package; choose one of: {', '.join(packages)}.")
+    if credits is not None and credits != spec["credits"]:
+        raise _field_error("credits", f"The {package} package is {spec['credits']} credits.")
+    return spec
+
+
+def _field_error(field: str, message: str) -> ValidationError:
+    return ValidationError(f"{field}: {message}", details={field: [message]})
+
+
+def checkout_session_create(
+    *, organization: Organization, actor, package: str, credits: int | None = None
+) -> CheckoutStarted:
     """Start a top-up of one configured package: a Stripe Checkout Session when a Stripe key is set,
-    else a local sandbox session when sandbox mode is on. Raises BillingNotConfigured otherwise."""
-    spec = settings.PIXELL_CREDIT_PACKAGES[package]
+    else a local sandbox session when sandbox mode is on. Raises BillingNotConfigured otherwise,
+    and ValidationError for a package that is not configured (``credit_package_get``)."""
+    spec = credit_package_get(package=package, credits=credits)
     currency = settings.PIXELL_CREDIT_CURRENCY
     common = dict(
         organization=organization,

@@ -51,6 +51,8 @@ def membership_get(*, organization: Organization, user_id: uuid.UUID) -> Members
 
 
 def invitation_pending_q(now=None) -> Q:
+    """Invitations that can still be accepted, as a query: the rule of
+    ``services.invitation_check_usable``."""
     now = now or timezone.now()
     return Q(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
 

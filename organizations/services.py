@@ -257,6 +257,18 @@ def _invalid_token(message: str) -> ValidationError:
     return ValidationError(f"token: {message}", details={"token": [message]})
 
 
+def invitation_check_usable(*, invitation: Invitation, now=None) -> None:
+    """An invitation can be accepted while it is neither revoked, nor used, nor expired: the one
+    place of that rule for the API and the invitation page (``invitation_pending_q`` is the same
+    rule as a query). Raises the ValidationError on ``token`` that the API answers."""
+    if invitation.revoked_at is not None:
+        raise _invalid_token("This invitation has been revoked.")
+    if invitation.accepted_at is not None:
+        raise _invalid_token("This invitation has already been used.")
+    if invitation.expires_at <= (now or timezone.now()):
+        raise _invalid_token("This invitation has expired.")
+
+
 def invitation_accept(*, token: str, user) -> Membership:
     """Joins the invitation's organization. The user's current organization does not change: a
     token used without X-Organization-Id must keep acting where it did (header, else the last
@@ -264,13 +276,8 @@ def invitation_accept(*, token: str, user) -> Membership:
     invitation = invitation_get_by_token(token=token)
     if invitation is None:
         raise _invalid_token("Invalid invitation token.")
-    if invitation.revoked_at is not None:
-        raise _invalid_token("This invitation has been revoked.")
-    if invitation.accepted_at is not None:
-        raise _invalid_token("This invitation has already been used.")
     now = timezone.now()
-    if invitation.expires_at <= now:
-        raise _invalid_token("This invitation has expired.")
+    invitation_check_usable(invitation=invitation, now=now)
     if invitation.email.lower() != user.email.lower():
         raise PermissionDenied("This invitation was sent to a different email address")
     if Membership.objects.filter(organization_id=invitation.organization_id, user=user).exists():

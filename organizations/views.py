@@ -9,7 +9,6 @@ the last owner) are the services' and come back as messages.
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 
@@ -39,26 +38,21 @@ def invitation_page(request, token: str):
     }
     if invitation is None:
         return render(request, "organizations/invitation.html", context, status=404)
-    if (
-        invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= timezone.now()
-    ):
-        context["error"] = "This invitation is no longer valid (expired, revoked or already used)."
-        return render(request, "organizations/invitation.html", context, status=400)
-    if request.method == "POST" and user is not None:
-        # Django's CSRF middleware has checked the form's token: a foreign page cannot make a
-        # signed-in visitor join an organization.
-        try:
+    try:
+        services.invitation_check_usable(invitation=invitation)
+        if request.method == "POST" and user is not None:
+            # Django's CSRF middleware has checked the form's token: a foreign page cannot make a
+            # signed-in visitor join an organization.
             services.invitation_accept(token=token, user=user)
-        except PixellError as exc:
-            context["error"] = (
-                (exc.details or {}).get("token", [exc.message])[0]
-                if isinstance(exc.details, dict)
-                else exc.message
-            )
-            return render(request, "organizations/invitation.html", context, status=exc.status_code)
-        context["accepted"] = True
+            context["accepted"] = True
+    except PixellError as exc:
+        context["error"] = (
+            (exc.details or {}).get("token", [exc.message])[0]
+            if isinstance(exc.details, dict)
+            else exc.message
+        )
+        return render(request, "organizations/invitation.html", context, status=exc.status_code)
+    if context["accepted"]:
         # The current organization does not change on accepting (docs/DECISIONS.md): the page
         # names it and offers the switch, which is the user's explicit choice.
         current = selectors.memberships_of(user).first()

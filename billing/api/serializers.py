@@ -1,9 +1,10 @@
 from datetime import UTC
 
-from django.conf import settings
 from rest_framework import serializers
 
+from billing.services import credit_package_get
 from pixell.api.fields import StrictCharField, StrictIntegerField
+from pixell.errors import ValidationError
 
 # One report's invocations: far above any real batch, and low enough that the BIGINT rollup sums
 # (UsageDaily.value) cannot overflow into a 500.
@@ -34,18 +35,20 @@ class TopupInputSerializer(serializers.Serializer):
     package = StrictCharField()
     credits = StrictIntegerField()
 
+    # The rule is the service's (credit_package_get); run here too, its error is reported beside
+    # the other fields' errors, as the API always did.
     def validate_package(self, value):
-        if value not in settings.PIXELL_CREDIT_PACKAGES:
-            names = ", ".join(settings.PIXELL_CREDIT_PACKAGES)
-            raise serializers.ValidationError(f"Unknown package; choose one of: {names}.")
+        try:
+            credit_package_get(package=value)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.details["package"]) from None
         return value
 
     def validate(self, attrs):
-        expected = settings.PIXELL_CREDIT_PACKAGES[attrs["package"]]["credits"]
-        if attrs["credits"] != expected:
-            raise serializers.ValidationError(
-                {"credits": [f"The {attrs['package']} package is {expected} credits."]}
-            )
+        try:
+            credit_package_get(package=attrs["package"], credits=attrs["credits"])
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.details) from None
         return attrs
 
 

@@ -76,6 +76,7 @@ class CreditTopupView(OrgScopedAPIView):
             organization=self.organization,
             actor=self.actor,
             package=serializer.validated_data["package"],
+            credits=serializer.validated_data["credits"],
         )
         return Response(
             s.TopupOutputSerializer(

@@ -5,8 +5,9 @@ import stripe
 from freezegun import freeze_time
 
 from billing.models import CheckoutSession, CreditTransaction, TransactionType
-from billing.services import checkout_fulfil, credits_apply
+from billing.services import checkout_fulfil, checkout_session_create, credits_apply
 from organizations.models import Organization
+from pixell.errors import ValidationError
 from tests.billing.helpers import FakeStripe
 from tests.conftest import client_for
 
@@ -181,6 +182,24 @@ def test_topup_validation_names_the_field(owner_client, sandbox, payload, field)
     assert (
         body["code"] == "VALIDATION_ERROR" and field in body["details"] and field in body["error"]
     )
+
+
+@pytest.mark.parametrize(
+    ("package", "credits", "details"),
+    [
+        ("huge", None, {"package": ["Unknown package; choose one of: starter, growth, scale."]}),
+        ("starter", 999, {"credits": ["The starter package is 1000 credits."]}),
+    ],
+)
+def test_the_service_refuses_a_package_that_is_not_configured(
+    org, owner, sandbox, package, credits, details
+):
+    # The top-up rule is the service's: a caller other than the API (the dashboard, a shell) gets
+    # the same 400 ValidationError, never a KeyError.
+    with pytest.raises(ValidationError) as caught:
+        checkout_session_create(organization=org, actor=owner, package=package, credits=credits)
+    assert caught.value.status_code == 400 and caught.value.details == details
+    assert not CheckoutSession.objects.for_org(org).exists()
 
 
 def test_topup_needs_admin(member_client, api_key_client, owner_client, sandbox):

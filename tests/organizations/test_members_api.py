@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from organizations.keys import token_hash
 from organizations.models import Invitation, Membership, Role
+from organizations.services import invitation_create
 from tests.conftest import client_for
 from tests.factories import MembershipFactory, UserFactory
 from usage.models import UsageEvent, UsageEventType
@@ -292,6 +293,34 @@ def test_invitation_page_accept_by_signed_in_user(
     assert Membership.objects.filter(organization=org, user=user).exists()
     assert client.get(f"/invitations/{token}/").status_code == 400
     assert client.get("/invitations/garbage/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"expires_at": timezone.now() - timedelta(minutes=1)}, "This invitation has expired."),
+        ({"revoked_at": timezone.now()}, "This invitation has been revoked."),
+        ({"accepted_at": timezone.now()}, "This invitation has already been used."),
+    ],
+)
+def test_invitation_page_gives_the_services_reason_for_an_unusable_invitation(
+    client, org, owner, change, reason
+):
+    # One validity rule (services.invitation_check_usable) for the API and this page.
+    invitation, token = invitation_create(
+        organization=org,
+        actor=owner,
+        actor_role=Role.OWNER,
+        email="newmember@example.com",
+        role=Role.MEMBER,
+    )
+    Invitation.objects.for_org(org).filter(pk=invitation.pk).update(**change)
+    client.force_login(UserFactory(email="newmember@example.com"))
+    for response in (client.get(f"/invitations/{token}/"), client.post(f"/invitations/{token}/")):
+        assert response.status_code == 400
+        assert reason in response.content.decode()
+        assert b"Accept invitation" not in response.content
+    assert not Membership.objects.filter(organization=org, user__email=invitation.email).exists()
 
 
 def test_invitation_page_other_email_cannot_accept(
