@@ -21,6 +21,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from pixell.storage import storage_is_s3
+
 logger = logging.getLogger(__name__)
 
 # Same lifetime as the S3 presigned URLs (settings: querystring_expire).
@@ -33,15 +35,6 @@ def package_storage_key(*, organization_id, agent_app_id, version: str, package_
     # docs/CONTRACT.md §4: packages/<org>/<app>/<version>/<file>; the package id makes every upload,
     # including a force-overwritten version, a distinct object.
     return f"packages/{organization_id}/{agent_app_id}/{version}/{package_id}.apkg"
-
-
-def storage_is_s3() -> bool:
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:  # pragma: no cover - django-storages is a runtime requirement
-        return False
-    # default_storage is a LazyObject; isinstance sees the wrapped backend.
-    return isinstance(default_storage, S3Storage)
 
 
 class _HashingReader:

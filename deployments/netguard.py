@@ -346,7 +346,7 @@ def safe_request(
                 raise
             _read_bounded(response, max_bytes=max_response_bytes, deadline=deadline)
             return response
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def _read_bounded(response: requests.Response, *, max_bytes: int, deadline: float) -> None:

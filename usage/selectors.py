@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from pixell.storage import storage_is_s3
 from usage.models import ApiCallDaily, UsageDaily, UsageEvent, UsageEventType, UsageExport
 from usage.services import API_CALL_COUNTER_DAYS, api_calls_unflushed, utc_day
 
@@ -113,7 +114,7 @@ def usage_export_download_url(*, export: UsageExport) -> str:
     """A link that works without other credentials until the export expires: a presigned S3 URL,
     or a signed link to our own download view for local storage."""
     remaining = int((export.expires_at - timezone.now()).total_seconds())
-    if _storage_is_s3():
+    if storage_is_s3():
         return default_storage.url(export.storage_key, expire=max(remaining, 1))
     token = signing.dumps(str(export.pk), salt=_EXPORT_SALT)
     return settings.PIXELL_PUBLIC_URL + reverse("usage:export-download", kwargs={"token": token})
@@ -128,11 +129,3 @@ def usage_export_for_token(*, token: str) -> UsageExport | None:
     return UsageExport.all_orgs.filter(
         pk=export_id, expires_at__gt=timezone.now(), deleted_at__isnull=True
     ).first()
-
-
-def _storage_is_s3() -> bool:
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:  # pragma: no cover - django-storages is a runtime requirement
-        return False
-    return isinstance(default_storage, S3Storage)

@@ -115,7 +115,7 @@ class SignatureField(serializers.Field):
             return data.strip().encode("utf-8") or None  # an empty text field means unsigned
         self.fail("invalid")
 
-    def to_representation(self, value):  # pragma: no cover - input only
+    def to_representation(self, value):  # an input-only field: never serialized
         return None
 
 
