@@ -17,6 +17,18 @@ class AgentappsConfig(AppConfig):
 
         exemption_register(signed_download_request)
 
+        # rotate_secrets_key and /api/health reach the encrypted column through pixell.crypto.
+        from agentapps.crypto import SECRETS_PURPOSE
+        from agentapps.models import AppSecret
+        from pixell.crypto import encrypted_column_register
+
+        encrypted_column_register(
+            label="app secrets",
+            manager=lambda: AppSecret.all_orgs,
+            field="value_encrypted",
+            purpose=SECRETS_PURPOSE,
+        )
+
 
 def signed_download_request(request) -> bool:
     """A GET of a package download link with a valid signature: it carries its own authorization

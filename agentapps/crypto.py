@@ -16,6 +16,7 @@ from pixell.crypto import DecryptionError, decrypt, encrypt
 ED25519_KEY_BYTES = 32
 ED25519_SIGNATURE_BYTES = 64
 _PURPOSE = "app-secrets"
+SECRETS_PURPOSE = _PURPOSE  # the column registration (agentapps.apps) names it
 
 # A stored secret cannot be decrypted: the secrets key changed since it was written.
 SecretDecryptionError = DecryptionError
@@ -26,7 +27,7 @@ def secret_encrypt(value: str) -> str:
 
 
 def secret_decrypt(token: str) -> str:
-    return decrypt(token, purpose=_PURPOSE)
+    return decrypt(token, purpose=_PURPOSE, label="app secret")
 
 
 # --- Ed25519 signing keys ---------------------------------------------------------------------

@@ -98,6 +98,16 @@ def signing_public_keys(*, organization) -> list[bytes]:
     ]
 
 
+def app_secret_keys(*, agent_app) -> list[str]:
+    """The names of the app's secrets, sorted; nothing is decrypted."""
+    return list(
+        AppSecret.objects.for_org(agent_app.organization_id)
+        .filter(agent_app=agent_app)
+        .order_by("key")
+        .values_list("key", flat=True)
+    )
+
+
 def app_secrets_get(*, agent_app) -> dict[str, str]:
     """The app's secrets in clear, KEY → value: the environment handed to the runtime at deploy
     (overlaid by the deploy's own ``environment``) and what ``GET …/secrets`` shows."""

@@ -109,7 +109,7 @@ def _app_detail(request, tenancy, app, *, form_errors=None, status=200, **extra)
         ),
         "webhook_events": WebhookEvent.values,
         # Secrets are admin-only (docs/CONTRACT.md §4); their values are never rendered, only their keys.
-        "secret_keys": sorted(selectors.app_secrets_get(agent_app=app)) if is_admin else None,
+        "secret_keys": selectors.app_secret_keys(agent_app=app) if is_admin else None,
         "form": request.POST if request.method == "POST" else {},
         "form_errors": form_errors or {},
         **extra,

@@ -34,7 +34,7 @@ from pixell.observability import metrics
 
 logger = logging.getLogger(__name__)
 
-SECRET_PURPOSE = "webhook-secret"
+SECRET_PURPOSE = crypto.WEBHOOK_SECRET_PURPOSE
 DELIVERY_TIMEOUT_SECONDS = 10
 # An attempt in flight holds its delivery this long; past it (a killed worker), the sweep resends.
 ATTEMPT_LEASE_SECONDS = DELIVERY_TIMEOUT_SECONDS + 50

@@ -29,12 +29,13 @@ from deployments import crypto, runtime
 from deployments.models import Deployment, StepStatus
 from deployments.presenters import iso
 from deployments.progress import progress_transaction
+from pixell.crypto import DecryptionError
 from usage.models import UsageEventType
 from usage.services import usage_event_record
 
 logger = logging.getLogger(__name__)
 
-ENVIRONMENT_PURPOSE = "deploy-environment"
+ENVIRONMENT_PURPOSE = crypto.ENVIRONMENT_PURPOSE
 READ_CHUNK = 1024 * 1024
 
 
@@ -214,7 +215,12 @@ def notify_runtime(ctx: StepContext):
         raise StepFailed(f"Runtime is misconfigured: {exc}") from None
     if config is None:
         return StepStatus.SKIPPED  # no runtime configured (PIXELL_RUNTIME_URL unset)
-    payload = runtime_payload(ctx.deployment)
+    try:
+        payload = runtime_payload(ctx.deployment)
+    except DecryptionError as exc:
+        # The environment cannot be built: an operator must restore the secrets key. Retrying
+        # cannot help, and the step says which key is missing.
+        raise StepFailed(exc.message) from None
     try:
         result = runtime.notify_deploy(
             config, payload, deployment_id=str(ctx.deployment.id), sleep=ctx.beating_sleep

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "deployments",
     "usage",
     "runtime",
+    # Operators' commands that span every domain through pixell's registries (rotate_secrets_key).
+    "pixell",
 ]
 
 MIDDLEWARE = [

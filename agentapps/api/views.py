@@ -249,7 +249,7 @@ class _SecretsBase(OrgScopedAPIView):
 class AppSecretsView(_SecretsBase):
     @extend_schema(
         operation_id="agent_apps_secrets_list",
-        responses={200: s.SecretsOutputSerializer, **errors(401, 403, 404)},
+        responses={200: s.SecretsOutputSerializer, **errors(401, 403, 404, 503)},
     )
     def get(self, request, app_id):
         app = selectors.agent_app_get(organization=self.organization, app_id=app_id)

@@ -1,5 +1,6 @@
-"""GET /api/health (docs/API.md §12): really touches the database, storage and auth, and answers 503
-naming the failing service. Not authenticated and not rate limited (monitors poll it)."""
+"""GET /api/health (docs/API.md §12): really touches the database, storage and auth, checks that every
+stored secret can be decrypted, and answers 503 naming the failing service. Not authenticated and
+not rate limited (monitors poll it)."""
 
 import logging
 import threading
@@ -17,6 +18,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import AccessToken
+
+from pixell import crypto
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +78,50 @@ def check_auth() -> str:
     return "operational"
 
 
-CHECKS = {"database": check_database, "storage": check_storage, "auth": check_auth}
+class HealthProblem(Exception):
+    """A failed check whose message is safe to show (it names no host and no credential)."""
+
+
+# The secrets check's last (result, monotonic time), per process: it counts rows of three tables.
+# A failure is remembered too: it lasts until an operator restores a key, and anonymous callers
+# must not be able to make each call count again.
+SECRETS_PROBE_SECONDS = 60.0
+_secrets_probe: tuple[str | None, HealthProblem | None, float] = (None, None, 0.0)
+_secrets_probe_lock = threading.Lock()
+
+
+def check_secrets() -> str:
+    """Whether every stored secret can be decrypted with PIXELL_SECRETS_KEY (docs/DECISIONS.md
+    "Secrets-key rotation"): values under a key no longer listed are found by their key id in the
+    database, without decrypting anything."""
+    global _secrets_probe
+    with _secrets_probe_lock:
+        result, problem, at = _secrets_probe
+        if (result or problem) and time.monotonic() - at < SECRETS_PROBE_SECONDS:
+            if problem:
+                raise problem
+            return result
+        counts = crypto.undecryptable_counts()
+        problem = None
+        if counts:
+            detail = ", ".join(f"{label}: {count}" for label, count in counts.items())
+            problem = HealthProblem(
+                f"{sum(counts.values())} stored value(s) cannot be decrypted with "
+                f"PIXELL_SECRETS_KEY ({detail})"
+            )
+        _secrets_probe = (None if problem else "operational", problem, time.monotonic())
+        if problem:
+            raise problem
+        return "operational"
+
+
+# The seed's three services, then ours: a key added to ``services`` keeps the seed's shape.
+CHECKS = {
+    "database": check_database,
+    "storage": check_storage,
+    "auth": check_auth,
+    "secrets": check_secrets,
+}
 
 
 class HealthView(APIView):
@@ -109,6 +155,10 @@ class HealthView(APIView):
         for name, check in CHECKS.items():
             try:
                 services[name] = check()
+            except HealthProblem as exc:
+                healthy = False
+                logger.warning("Health check %s failed: %s", name, exc)
+                services[name] = f"error: {exc}"
             except Exception as exc:
                 healthy = False
                 logger.exception("Health check %s failed", name)

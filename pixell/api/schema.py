@@ -55,6 +55,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state (CONFLICT / VERSION_EXISTS)",
     415: "Body in a media type the operation does not parse (VALIDATION_ERROR)",
     429: "Rate limited (RATE_LIMITED)",
+    503: "A stored secret cannot be decrypted with PIXELL_SECRETS_KEY (SECRETS_KEY_MISMATCH)",
 }
 
 

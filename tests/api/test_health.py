@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_storage_probe(monkeypatch):
     monkeypatch.setattr(health, "_storage_probe", (None, 0.0))
+    monkeypatch.setattr(health, "_secrets_probe", (None, None, 0.0))
 
 
 def test_healthy_seed_shape(anon_client):
@@ -21,10 +22,12 @@ def test_healthy_seed_shape(anon_client):
     body = response.json()
     assert body["status"] == "healthy"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["timestamp"])
+    # The seed's three services, plus ours (stored secrets decryptable: docs/DECISIONS.md).
     assert body["services"] == {
         "database": "connected",
         "storage": "connected",
         "auth": "operational",
+        "secrets": "operational",
     }
 
 
