@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
 from accounts.models import User
+from accounts.services import user_authenticate_throttled
 from pixell.api.client import client_address
 from pixell.errors import RateLimited
 
@@ -14,8 +15,6 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
     admin sign-in was an unthrottled password oracle that also ignored a locked account."""
 
     def clean(self):
-        from accounts.services import user_authenticate_throttled
-
         email = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
         if email is not None and password:

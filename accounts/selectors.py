@@ -1,6 +1,9 @@
 """Account reads."""
 
-from accounts.models import User
+from django.db.models import BooleanField, Exists, Subquery, Value
+from django.utils import timezone
+
+from accounts.models import TokenRevocation, User
 
 
 def user_get_by_email(*, email: str) -> User | None:
@@ -11,11 +14,6 @@ def access_token_user(*, user_id, jti: str | None, sid: str | None) -> User | No
     """The active user an access token names, with its revocation state, in ONE query (the JWT
     request path): ``user._token_revoked`` (the token or its session was signed out) and
     ``user._not_before`` (a password reset: tokens issued before this Unix second are dead)."""
-    from django.db.models import Exists, Subquery
-    from django.utils import timezone
-
-    from accounts.models import TokenRevocation
-
     now = timezone.now()
     keys = [f"jti:{jti}" for _ in [jti] if jti] + [f"sid:{sid}" for _ in [sid] if sid]
     live = TokenRevocation.objects.filter(expires_at__gt=now)
@@ -31,6 +29,4 @@ def access_token_user(*, user_id, jti: str | None, sid: str | None) -> User | No
 
 
 def _false():
-    from django.db.models import BooleanField, Value
-
     return Value(False, output_field=BooleanField())

@@ -9,6 +9,7 @@ import secrets
 import time
 from datetime import timedelta
 
+import jwt
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import update_last_login
@@ -17,16 +18,23 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
-from accounts import tokens
+# The module, not its names: its periodic tasks call this module back (tasks → services →
+# tasks), and a module is bound whichever of the two Python imports first.
+from accounts import tasks, tokens
 from accounts.errors import EmailNotVerified
 from accounts.mail_quota import account_mail_allowed
 from accounts.models import TokenRevocation, User
 from accounts.selectors import user_get_by_email
-from accounts.tasks import email_verification_send_task, password_reset_send_task
-from accounts.throttle import login_failure_record, login_success_record, login_throttle_check
+from accounts.throttle import (
+    login_failure_record,
+    login_failures_prune,
+    login_success_record,
+    login_throttle_check,
+)
 from organizations.services import organization_create
 from pixell.db import delete_in_batches
 from pixell.errors import AuthenticationFailed, Conflict, ValidationError
@@ -72,7 +80,7 @@ def user_signup(*, email: str, password: str, organization_name: str | None = No
 
 
 def email_verification_send(*, user: User) -> None:
-    transaction.on_commit(lambda: email_verification_send_task.delay(str(user.pk)))
+    transaction.on_commit(lambda: tasks.email_verification_send_task.delay(str(user.pk)))
 
 
 def email_verification_resend(*, email: str) -> None:
@@ -271,9 +279,6 @@ def session_end_by_stale_access_token(raw: str | None) -> None:
     hour-old cookie left the session's refresh token alive."""
     if not raw:
         return
-    import jwt
-    from rest_framework_simplejwt.state import token_backend
-
     try:
         claims = jwt.decode(
             raw,
@@ -309,8 +314,6 @@ def sessions_revoke_all(*, user: User) -> None:
 
 def security_state_prune() -> int:
     """Deletes revocations whose tokens have all expired and login windows that have ended."""
-    from accounts.throttle import login_failures_prune
-
     expired = TokenRevocation.objects.filter(expires_at__lte=timezone.now()).delete()[0]
     return expired + login_failures_prune()
 
@@ -323,7 +326,7 @@ def password_reset_request(*, email: str) -> None:
         and user.is_active
         and account_mail_allowed(purpose="password-reset", email=user.email)
     ):
-        transaction.on_commit(lambda: password_reset_send_task.delay(str(user.pk)))
+        transaction.on_commit(lambda: tasks.password_reset_send_task.delay(str(user.pk)))
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:

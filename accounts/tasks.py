@@ -5,7 +5,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
-from accounts import tokens
+# The module, not its names: services enqueue this module's mail tasks (services → tasks →
+# services), and a module is bound whichever of the two Python imports first.
+from accounts import services, tokens
 from accounts.models import User
 
 _RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "max_retries": 5}
@@ -49,14 +51,10 @@ def _send(*, user: User, subject: str, template: str, context: dict) -> None:
 @shared_task
 def security_state_prune_task() -> int:
     """Deletes expired token revocations and ended login-failure windows (hourly, beat)."""
-    from accounts.services import security_state_prune
-
-    return security_state_prune()
+    return services.security_state_prune()
 
 
 @shared_task(ignore_result=True, time_limit=900, soft_time_limit=840)
 def auth_tokens_purge_task() -> int:
     """Beat, hourly: refresh tokens (and their blacklist entries) past expiry."""
-    from accounts.services import auth_tokens_purge
-
-    return auth_tokens_purge()
+    return services.auth_tokens_purge()

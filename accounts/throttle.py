@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import LoginFailure
 from pixell.errors import RateLimited
@@ -84,6 +85,4 @@ def login_success_record(*, email: str) -> None:
 
 def login_failures_prune() -> int:
     """Deletes windows that have ended (the beat schedule runs it)."""
-    from django.utils import timezone
-
     return LoginFailure.objects.filter(expires_at__lte=timezone.now()).delete()[0]

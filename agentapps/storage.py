@@ -18,7 +18,7 @@ import time
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from pixell.storage import storage_is_s3
@@ -119,6 +119,23 @@ def storage_open(name: str):
 
 def download_signature(package_id, expires: int) -> str:
     return salted_hmac(_DOWNLOAD_SALT, f"{package_id}:{expires}", algorithm="sha256").hexdigest()
+
+
+def signed_download_request(request) -> bool:
+    """A GET of a package download link with a valid signature: it carries its own authorization
+    (expiring HMAC), so the anonymous rate limit does not apply (a runtime fetching packages from a
+    development server must not be throttled)."""
+    if request.method not in ("GET", "HEAD") or not request.path.endswith("/download"):
+        return False
+    try:
+        match = resolve(request.path)
+    except Resolver404:
+        return False
+    if match.url_name != "agentapps-package-download":
+        return False
+    return download_signature_valid(
+        match.kwargs.get("package_id"), request.GET.get("expires"), request.GET.get("sig")
+    )
 
 
 def download_signature_valid(

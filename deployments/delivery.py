@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -44,9 +45,15 @@ RESPONSE_SNIPPET_BYTES = 1000
 SWEEP_GRACE_SECONDS = 30
 
 
-def _enqueue(delivery_id, *, countdown: float | None = None) -> None:
-    from deployments.tasks import webhook_deliver_task
+# The Celery task is defined beside the delivery loop it drives, not in tasks.py: an attempt
+# schedules the next through it and it runs the next attempt, one loop that one module holds, so
+# neither module imports the other. Its name is the one tasks.py (which re-exports it) would give.
+@shared_task(name="deployments.tasks.webhook_deliver_task", ignore_result=True)
+def webhook_deliver_task(delivery_id: str) -> None:
+    webhook_deliver(delivery_id=delivery_id)
 
+
+def _enqueue(delivery_id, *, countdown: float | None = None) -> None:
     if countdown:
         webhook_deliver_task.apply_async(args=[str(delivery_id)], countdown=countdown)
     else:

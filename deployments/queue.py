@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Value
@@ -355,9 +356,16 @@ def _release(claim: Claim, step: DeploymentStep, error: str) -> None:
     logger.warning("deployment %s released for retry in %ss: %s", claim.deployment_id, delay, error)
 
 
-def _nudge(deployment_id, *, countdown: float | None = None) -> None:
-    from deployments.tasks import deployment_process_task
+# The Celery task is defined beside the queue it drives, not in tasks.py: the queue nudges it and it
+# runs the queue, one loop that one module holds, so neither module imports the other. Its name is
+# the one tasks.py (which re-exports it) would give, so messages, metrics and alerts are unchanged.
+@shared_task(name="deployments.tasks.deployment_process_task", ignore_result=True)
+def deployment_process_task(deployment_id: str) -> None:
+    """Run one deployment if it is still queued; nothing for a row that is gone or finished."""
+    deployment_process(deployment_id=deployment_id)
 
+
+def _nudge(deployment_id, *, countdown: float | None = None) -> None:
     if countdown:
         deployment_process_task.apply_async(args=[str(deployment_id)], countdown=countdown)
     else:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -440,8 +441,6 @@ def deployment_retry(*, deployment: Deployment, actor=None) -> Deployment:
         )
     handle = packages.package_file_open(package=deployment.package)
     try:
-        from django.core.files import File
-
         upload = File(handle, name="agent.apkg")
         upload.size = deployment.package.size
         result = deployment_create(
@@ -502,8 +501,6 @@ def _validate_secret(secret: str) -> None:
 
 
 def webhook_url_check(url: str) -> None:
-    from django.conf import settings
-
     try:
         netguard.check_url(url, allow_private=settings.PIXELL_WEBHOOK_ALLOW_PRIVATE_NETWORKS)
     except netguard.UnsafeURLError as exc:

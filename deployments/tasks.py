@@ -1,30 +1,31 @@
 """Celery tasks. Each takes ids, calls one service and is safe to run twice: a message is only a
-nudge, the database rows are the record (docs/CONTRACT.md §5)."""
+nudge, the database rows are the record (docs/CONTRACT.md §5).
 
-import logging
+The two tasks that a loop re-enqueues from inside itself are defined beside that loop and
+re-exported here, under the names they would have here: ``deployment_process_task``
+(deployments/queue.py) and ``webhook_deliver_task`` (deployments/delivery.py).
+"""
 
 from celery import shared_task
 
 from deployments import delivery, queue, services
+from deployments.delivery import webhook_deliver_task
+from deployments.queue import deployment_process_task
 
-logger = logging.getLogger(__name__)
-
-
-@shared_task(ignore_result=True)
-def deployment_process_task(deployment_id: str) -> None:
-    """Run one deployment if it is still queued; nothing for a row that is gone or finished."""
-    queue.deployment_process(deployment_id=deployment_id)
+__all__ = [
+    "deployment_process_task",
+    "deployments_housekeeping_task",
+    "deployments_sweep_task",
+    "webhook_deliver_task",
+    "webhook_deliveries_purge_task",
+    "webhook_deliveries_sweep_task",
+]
 
 
 @shared_task(ignore_result=True)
 def deployments_sweep_task() -> dict:
     """Beat, every few seconds: recover stuck jobs and process queued ones (lost messages)."""
     return queue.deployments_sweep()
-
-
-@shared_task(ignore_result=True)
-def webhook_deliver_task(delivery_id: str) -> None:
-    delivery.webhook_deliver(delivery_id=delivery_id)
 
 
 @shared_task(ignore_result=True)

@@ -4,6 +4,7 @@ Every setting the product understands is parsed here, strictly: a malformed bool
 error at boot, not a silent default.
 """
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -79,8 +80,6 @@ def get_networks(name: str) -> tuple:
 
     A bare address is a one-address network; anything unparsable stops the boot.
     """
-    import ipaddress
-
     networks = []
     for item in get_list(name, []):
         try:

@@ -14,8 +14,12 @@ import socket
 import sys
 
 from django.core.exceptions import ImproperlyConfigured
+from gunicorn.glogging import Logger
 
 from pixell import env
+from pixell.observability.logs import ContextFilter, PixellJsonFormatter, log_format
+from pixell.observability.metrics import clean_dead_processes, process_dead
+from pixell.observability.redaction import redact_path, redact_url
 
 DEFAULT_HOST = "0.0.0.0"
 OFF = {"off", "false", "no", "none", "0"}
@@ -94,23 +98,14 @@ forwarded_allow_ips = trusted_proxies()
 
 
 def on_starting(server):
-    from pixell.observability.metrics import clean_dead_processes
-
     clean_dead_processes()
 
 
 def child_exit(server, worker):
-    from pixell.observability.metrics import process_dead
-
     process_dead(worker.pid)
 
 
 def _logger_class():
-    from gunicorn.glogging import Logger
-
-    from pixell.observability.logs import ContextFilter, PixellJsonFormatter, log_format
-    from pixell.observability.redaction import redact_path, redact_url
-
     json_lines = log_format(debug=env.get_bool("DEBUG", False)) == "json"
 
     class PixellGunicornLogger(Logger):

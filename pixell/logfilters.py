@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import logging
 
+from pixell.celery import app
+
 
 @functools.cache
 def _periodic_task_names() -> tuple[str, ...]:
-    from pixell.celery import app
-
     return tuple(sorted({entry["task"] for entry in app.conf.beat_schedule.values()}))
 
 

@@ -165,6 +165,8 @@ AWS_S3_REGION_NAME = env.get_str("AWS_S3_REGION_NAME", "us-east-1")
 
 
 def _s3_transfer_config():
+    # Imported only when S3 is configured: boto3 takes about half a second to import, which every
+    # process on local storage (and every test run) would otherwise pay at settings load.
     from boto3.s3.transfer import TransferConfig
 
     config = TransferConfig(

@@ -7,4 +7,6 @@ class RuntimeAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from runtime import receivers  # noqa: F401  (connects to the app-deletion announcement)
+        # Imported here, not at the top: apps.py is loaded while the app registry fills, before
+        # models can be imported. Importing connects it to the app-deletion announcement.
+        from runtime import receivers  # noqa: F401

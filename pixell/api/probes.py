@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from pixell.api.exceptions import json_error
 from pixell.api.health import check_database
 from pixell.api.schema import ErrorEnvelopeSerializer
+from pixell.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ def check_cache() -> str:
 
 
 def check_broker() -> str:
-    from pixell.celery import app
-
     with app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
     return "connected"

@@ -3,8 +3,10 @@ worker's log lines name the task and its deployment, and task outcomes and durat
 counted. Connected by pixell/celery.py, so web (publisher) and worker (consumer) both have them."""
 
 import time
+from logging.config import dictConfig
 
 from celery import signals
+from django.conf import settings
 
 from pixell.observability import metrics
 from pixell.observability.context import (
@@ -67,10 +69,6 @@ def _leave_task(task_id=None, task=None, state=None, **_):
 def _use_settings_logging(**_):
     # Connected, this replaces Celery's own logging setup: the worker and beat log through
     # settings.LOGGING (JSON lines with task, deployment and request ids when DEBUG is off).
-    from logging.config import dictConfig
-
-    from django.conf import settings
-
     dictConfig(settings.LOGGING)
 
 

@@ -34,6 +34,8 @@ import json
 import os
 import sys
 import traceback
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 
 def _load(target: str):
@@ -62,8 +64,11 @@ def _call(handler, body) -> dict:
 
 
 def _fastapi_app(handler, agent: dict, rest: str | None, ui: str | None):
+    # FastAPI is optional in the agent's venv (see the module's docstring): imported only once
+    # main() has found it there.
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
 
     app = FastAPI(title=agent.get("name") or "agent")
 
@@ -78,13 +83,12 @@ def _fastapi_app(handler, agent: dict, rest: str | None, ui: str | None):
         except ValueError:
             body = None
         # A sync handler must not block the event loop: run it on the thread pool.
-        from starlette.concurrency import run_in_threadpool
-
         return JSONResponse(await run_in_threadpool(_call, handler, body))
 
     if rest:
         _load(rest)(app)
     if ui and os.path.isdir(ui):
+        # Only for a package with a UI: older Starlette releases need aiofiles for it.
         from fastapi.staticfiles import StaticFiles
 
         app.mount("/ui", StaticFiles(directory=ui, html=True), name="ui")
@@ -92,9 +96,6 @@ def _fastapi_app(handler, agent: dict, rest: str | None, ui: str | None):
 
 
 def _serve_stdlib(handler, agent: dict, port: int, ui: str | None) -> None:
-    from functools import partial
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
     class Handler(SimpleHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -144,8 +145,9 @@ def main(argv: list[str] | None = None) -> None:
     handler = _load(args.entrypoint)
     agent = {"name": args.name, "version": args.version, "entrypoint": args.entrypoint}
     try:
+        # Optional in the agent's venv: without them, the stdlib server below.
+        import fastapi  # noqa: F401
         import uvicorn
-        from fastapi import FastAPI  # noqa: F401
     except ImportError:
         if args.rest:
             raise SystemExit(
@@ -154,8 +156,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"agent host (stdlib) on 127.0.0.1:{args.port}", flush=True)
         _serve_stdlib(handler, agent, args.port, args.ui)
         return
-    import uvicorn
-
     app = _fastapi_app(handler, agent, args.rest, args.ui)
     print(f"agent host (uvicorn) on 127.0.0.1:{args.port}", flush=True)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)

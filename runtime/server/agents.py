@@ -104,6 +104,8 @@ def requirements_key(package_dir: Path) -> str:
 
 def _uv() -> str:
     try:
+        # The pinned wheel (requirements.txt), else a uv on PATH: a missing one is an answer,
+        # not an import error at startup.
         import uv
 
         return uv.find_uv_bin()
