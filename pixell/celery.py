@@ -48,7 +48,7 @@ app.conf.beat_schedule["webhook-deliveries-sweep"] = {
     "task": "deployments.tasks.webhook_deliveries_sweep_task",
     "schedule": 30.0,
 }
-# Retention (README "Retention"): each run deletes bounded batches and logs what it removed.
+# Retention (docs/OPERATIONS.md "Retention"): each run deletes bounded batches and logs what it removed.
 app.conf.beat_schedule["auth-tokens-purge"] = {
     "task": "accounts.tasks.auth_tokens_purge_task",
     "schedule": 3600.0,

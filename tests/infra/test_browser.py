@@ -1,5 +1,6 @@
-"""In a real browser (Debian's Chromium through Playwright, TOOLING.md): the API docs render with
-every outside request blocked, and an organization member signs in to the dashboard."""
+"""In a real browser (Debian's Chromium through Playwright, whose own browser download needs the
+network): the API docs render with every outside request blocked, and an organization member signs
+in to the dashboard."""
 
 import os
 from pathlib import Path

@@ -60,8 +60,8 @@ def test_embedded_defaults_in_development(load_settings, tmp_path):
     assert s.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert s.DATABASES["default"]["NAME"] == str(data / "db.sqlite3")
     assert s.IS_POSTGRES is False
-    # A broker that needs no server, with absolute folders (a relative control folder would
-    # follow each process's working directory, TOOLING.md).
+    # A broker that needs no server, with absolute folders (kombu's default control folder is
+    # relative, so it would follow each process's working directory).
     # (kombu's filesystem transport made safe: pixell/broker.py)
     assert s.CELERY_BROKER_URL == "pixell-fs://"
     for key in (
