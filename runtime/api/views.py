@@ -1,9 +1,12 @@
 """Invoking an app's running agent and reading its runtime state (docs/CONTRACT.md §11). Thin views."""
 
+from functools import partial
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from agentapps.selectors import agent_app_get_readable
+from pixell.api.responses import ResponseThen
 from pixell.api.schema import ErrorEnvelopeSerializer, errors
 from pixell.api.viewsets import OrgScopedAPIView
 from runtime import selectors, services
@@ -41,10 +44,15 @@ class AppInvokeView(OrgScopedAPIView):
         app = agent_app_get_readable(organization=self.organization, app_id=app_id)
         serializer = s.InvokeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        invocation = services.invocation_run(
+        invocation = services.invocation_call(
             organization=self.organization, agent_app=app, **serializer.validated_data
         )
-        return Response(s.InvocationOutputSerializer({"invocation": invocation}).data)
+        # Metered once the answer is on its way: the ledger write is most of the request's time.
+        return ResponseThen(
+            s.InvocationOutputSerializer({"invocation": invocation.result}).data,
+            then=partial(services.invocation_meter, invocation),
+            label=f"metering invocation {invocation.result['id']} of app {app.pk}",
+        )
 
 
 class AppRuntimeView(OrgScopedAPIView):

@@ -4,6 +4,8 @@ replaced by a stub, so these check the platform's rules (roles, tenancy, 402 bef
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from billing.models import CreditTransaction
@@ -168,3 +170,60 @@ def test_usage_metrics_count_invocations(stub, owner_client, app):
         owner_client.post(_url(app), {"action": "x"}, format="json")
     metrics = owner_client.get("/api/usage/metrics").json()
     assert metrics["invocations"] == 2
+
+
+def _wsgi_invoke(app, api_key):
+    """Call the WSGI application as a server does: the answer first, ``close()`` after sending it."""
+    import io
+    import json
+
+    from django.core.wsgi import get_wsgi_application
+    from django.test.client import RequestFactory
+
+    body = json.dumps({"action": "x", "data": {}}).encode()
+    environ = RequestFactory()._base_environ(
+        PATH_INFO=_url(app),
+        REQUEST_METHOD="POST",
+        CONTENT_TYPE="application/json",
+        CONTENT_LENGTH=str(len(body)),
+        HTTP_AUTHORIZATION=f"Bearer {api_key.raw}",
+    )
+    environ["wsgi.input"] = io.BytesIO(body)
+    statuses = []
+    response = get_wsgi_application()(environ, lambda status, headers: statuses.append(status))
+    return statuses[0], json.loads(b"".join(response)), response
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_answer_is_metered_after_it_is_sent(stub, app, org, api_key):
+    status, answer, response = _wsgi_invoke(app, api_key)
+    assert status.startswith("200") and answer["invocation"]["credits"] == 1
+    usage = UsageEvent.objects.for_org(org).filter(type="invocation")
+    assert not usage.exists()  # sent, not yet metered: the ledger write is off the caller's clock
+    response.close()  # what the server does once the last byte is out
+    assert usage.count() == 1 and str(usage.get().reference).endswith(answer["invocation"]["id"])
+    assert Organization.objects.get(pk=org.pk).credits == 99
+    response.close()  # a second close() meters nothing more
+    assert usage.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_meter_is_logged_and_the_answer_stands(
+    stub, app, org, api_key, caplog, monkeypatch
+):
+    from runtime import services
+
+    def broken(invocation):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(services, "invocation_meter", broken)
+    logging.getLogger("pixell").addHandler(caplog.handler)  # "pixell" does not propagate
+    try:
+        status, answer, response = _wsgi_invoke(app, api_key)
+        response.close()
+    finally:
+        logging.getLogger("pixell").removeHandler(caplog.handler)
+    assert status.startswith("200") and answer["invocation"]["status"] == "success"
+    [record] = [r for r in caplog.records if r.name == "pixell.api.responses"]
+    assert record.levelname == "ERROR" and "database gone" in caplog.text
+    assert f"metering invocation {answer['invocation']['id']} of app {app.pk}" in record.message
