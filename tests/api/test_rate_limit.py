@@ -11,6 +11,19 @@ from tests.factories import MembershipFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def one_window(monkeypatch):
+    """Windows are fixed (they roll over on the minute): a test that counts within one must not
+    straddle a boundary, so the limiter's clock stands still, a second into a coming hour."""
+    from types import SimpleNamespace
+
+    from pixell.api import ratelimit
+
+    now = int(time.time())
+    pinned = now - now % 3600 + 3601
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: pinned))
+
+
 def test_headers_on_success_and_error_responses(owner_client, anon_client):
     for response in (
         owner_client.get("/api/organizations/current"),
