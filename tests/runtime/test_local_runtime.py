@@ -49,12 +49,21 @@ class Journey:
         return done, Deployment.all_orgs.get(id=match.group(1))
 
     def invoke(self, action="hello", data=None):
-        return requests.post(
+        response = requests.post(
             f"{self.url}/api/agent-apps/{self.app.id}/invoke",
             json={"action": action, "data": data or {}},
             headers={"Authorization": f"Bearer {self.key}"},
             timeout=60,
         )
+        if response.status_code == 200:
+            # An answer is metered just after it is sent, by the server's thread
+            # (docs/DECISIONS.md): wait for its usage event before the test reads the balance.
+            reference = f"invocation:{response.json()['invocation']['id']}"
+            deadline = time.monotonic() + 10
+            while not UsageEvent.all_orgs.filter(reference=reference).exists():
+                assert time.monotonic() < deadline, f"{reference} was never metered"
+                time.sleep(0.02)
+        return response
 
     def runtime_state(self):
         response = requests.get(
