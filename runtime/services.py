@@ -7,16 +7,27 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
+from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from agentapps.models import AgentApp
 from billing.errors import InsufficientCredits
 from billing.services import invocation_report_apply
 from organizations.models import Organization
+from pixell.errors import NotFound
 from runtime import client, errors
 
 logger = logging.getLogger(__name__)
+
+
+# Below this many invocations' worth of credits an answer is metered before it is sent: a caller
+# near zero cannot then outrun its balance by calling faster than the ledger writes.
+METER_FIRST_BELOW_CALLS = 100
+RETRY_METERING_SECONDS = 30
 
 
 @dataclass
@@ -24,19 +35,20 @@ class Invocation:
     """An answered invocation, not yet metered: ``result`` is the API's ``invocation`` object."""
 
     result: dict
-    organization: Organization
-    agent_app: object
+    organization: Organization  # the payer
+    agent_app: AgentApp
+    occurred_at: datetime
 
 
 def invocation_run(*, organization, agent_app, action: str, data: dict) -> dict:
     """Invoke the app's running agent for ``organization`` (the payer), meter it, return the result.
 
-    ``invocation_call`` then ``invocation_meter``: the dashboard's Try-it, which shows the charge.
+    The dashboard's Try-it, which shows the charge: ``invocation_call`` then ``invocation_meter``.
     """
     invocation = invocation_call(
         organization=organization, agent_app=agent_app, action=action, data=data
     )
-    invocation.result["credits"] = invocation_meter(invocation)
+    invocation.result["credits"] = invocation_meter(invocation=invocation)
     return invocation.result
 
 
@@ -46,8 +58,7 @@ def invocation_call(*, organization, agent_app, action: str, data: dict) -> Invo
     402 before anything runs when the balance cannot cover PIXELL_INVOCATION_CREDITS; 409 when no
     version runs; 504 past PIXELL_INVOCATION_TIMEOUT_SECONDS (not charged: the caller got no
     answer). An answer — the agent's success or its own error — costs PIXELL_INVOCATION_CREDITS,
-    charged by ``invocation_meter`` exactly once. The API meters after its answer is sent
-    (docs/DECISIONS.md, "Local agent runtime and invocations").
+    charged exactly once by ``invocation_meter`` or ``invocation_meter_later``.
     """
     credits = settings.PIXELL_INVOCATION_CREDITS
     # The request's organization is current: read per request, or confirmed against the
@@ -80,29 +91,92 @@ def invocation_call(*, organization, agent_app, action: str, data: dict) -> Invo
         "credits": credits,
         "version": answer.version,
     }
-    return Invocation(result=result, organization=organization, agent_app=agent_app)
+    return Invocation(
+        result=result, organization=organization, agent_app=agent_app, occurred_at=timezone.now()
+    )
 
 
-def invocation_meter(invocation: Invocation) -> int:
-    """Charge and count one answered invocation, once (keyed by its id); returns the credits charged.
-
-    If a concurrent spend emptied the balance since the check, the answer already given is counted
-    with 0 credits rather than hidden.
-    """
-    credits = invocation.result["credits"]
-    report = dict(
-        report_id=str(invocation.result["id"]),
+def invocation_meter(*, invocation: Invocation) -> int:
+    """Charge and count one answered invocation, once (keyed by its id); returns the credits charged."""
+    return _charge(
+        invocation_id=str(invocation.result["id"]),
         agent_app_id=invocation.agent_app.pk,
-        count=1,
-        occurred_at=timezone.now(),
         payer=invocation.organization,
+        credits=invocation.result["credits"],
+        occurred_at=invocation.occurred_at,
+    )
+
+
+def invocation_meter_later(*, invocation: Invocation):
+    """Meter now (None) when the payer's balance is low, else return the metering to run once the
+    answer is sent (docs/DECISIONS.md, "Local agent runtime and invocations")."""
+    if invocation.organization.credits < invocation.result["credits"] * METER_FIRST_BELOW_CALLS:
+        invocation.result["credits"] = invocation_meter(invocation=invocation)
+        return None
+    return partial(_meter_or_retry, invocation=invocation)
+
+
+def _meter_or_retry(*, invocation: Invocation) -> None:
+    try:
+        invocation_meter(invocation=invocation)
+    except Exception:
+        # The answer is out: hand the charge to the worker, which retries it (keyed by the id, so
+        # a charge that did commit is not repeated).
+        logger.warning(
+            "invocation %s of app %s (payer %s) could not be metered now; the worker retries it",
+            invocation.result["id"], invocation.agent_app.pk, invocation.organization.pk,
+            exc_info=True,
+        )  # fmt: skip
+        invocation_meter_retry.apply_async(
+            kwargs={
+                "invocation_id": str(invocation.result["id"]),
+                "agent_app_id": str(invocation.agent_app.pk),
+                "payer_id": str(invocation.organization.pk),
+                "credits": invocation.result["credits"],
+                "occurred_at": invocation.occurred_at.isoformat(),
+            },
+            countdown=RETRY_METERING_SECONDS,
+        )
+
+
+# Defined beside the code that enqueues it (runtime/tasks.py re-exports it for the worker's
+# autodiscovery), so services and tasks do not import each other.
+@shared_task(
+    name="runtime.tasks.invocation_meter_retry",
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    dont_autoretry_for=(NotFound,),  # the app is gone: nothing to count it against
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=12,
+)
+def invocation_meter_retry(
+    *, invocation_id: str, agent_app_id: str, payer_id: str, credits: int, occurred_at: str
+) -> None:
+    """The worker's retry of ``invocation_meter`` for an answer the web process could not meter."""
+    _charge(
+        invocation_id=invocation_id,
+        agent_app_id=agent_app_id,
+        payer=Organization.objects.get(pk=payer_id),
+        credits=credits,
+        occurred_at=datetime.fromisoformat(occurred_at),
+    )
+
+
+def _charge(*, invocation_id: str, agent_app_id, payer, credits: int, occurred_at) -> int:
+    report = dict(
+        report_id=invocation_id,
+        agent_app_id=agent_app_id,
+        count=1,
+        occurred_at=occurred_at,
+        payer=payer,
     )
     try:
         invocation_report_apply(credits=credits, **report)
     except InsufficientCredits:
-        logger.warning(
-            "invocation %s of app %s counted uncharged", report["report_id"], report["agent_app_id"]
-        )
+        # A concurrent spend emptied the balance since the check: the answer already given is
+        # counted with 0 credits rather than hidden.
+        logger.warning("invocation %s of app %s counted uncharged", invocation_id, agent_app_id)
         invocation_report_apply(credits=0, **report)
         return 0
     return credits

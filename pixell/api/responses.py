@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from rest_framework.response import Response
 
+from pixell.observability.context import request_id_var
+
 logger = logging.getLogger(__name__)
 
 
@@ -21,13 +23,18 @@ class ResponseThen(Response):
         super().__init__(data, **kwargs)
         self._then = then
         self._label = label
+        # close() runs after the request middleware has reset the request's id: keep it for the
+        # work's log lines.
+        self._request_id = request_id_var.get()
 
     def close(self):
         then, self._then = self._then, None
+        token = request_id_var.set(self._request_id)
         try:
             if then is not None:
                 then()  # before super().close(): its request_finished tidies the DB connection
         except Exception:
             logger.exception("work after the response failed: %s", self._label)
         finally:
+            request_id_var.reset(token)
             super().close()

@@ -14,7 +14,11 @@ class InvocationSerializer(serializers.Serializer):
     data = serializers.JSONField(allow_null=True)
     error = serializers.CharField(allow_null=True)
     duration_ms = serializers.FloatField()
-    credits = serializers.IntegerField()
+    credits = serializers.IntegerField(
+        help_text="The invocation's price (PIXELL_INVOCATION_CREDITS), charged once: before the "
+        "answer when the balance is below 100 invocations' worth, just after it otherwise (then "
+        "counted with 0 only if a concurrent spend emptied the balance meanwhile)."
+    )
     version = serializers.CharField()
 
 

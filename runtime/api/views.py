@@ -1,7 +1,5 @@
 """Invoking an app's running agent and reading its runtime state (docs/CONTRACT.md §11). Thin views."""
 
-from functools import partial
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
@@ -47,10 +45,15 @@ class AppInvokeView(OrgScopedAPIView):
         invocation = services.invocation_call(
             organization=self.organization, agent_app=app, **serializer.validated_data
         )
-        # Metered once the answer is on its way: the ledger write is most of the request's time.
+        # Metered once the answer is on its way (the ledger write is most of the request's time),
+        # unless the balance is low: then before, and the answer says what was charged.
+        meter_later = services.invocation_meter_later(invocation=invocation)
+        data = s.InvocationOutputSerializer({"invocation": invocation.result}).data
+        if meter_later is None:
+            return Response(data)
         return ResponseThen(
-            s.InvocationOutputSerializer({"invocation": invocation.result}).data,
-            then=partial(services.invocation_meter, invocation),
+            data,
+            then=meter_later,
             label=f"metering invocation {invocation.result['id']} of app {app.pk}",
         )
 

@@ -4,13 +4,18 @@ replaced by a stub, so these check the platform's rules (roles, tenancy, 402 bef
 
 from __future__ import annotations
 
-import logging
+import io
+import json
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.test.client import RequestFactory
 
 from billing.models import CreditTransaction
 from organizations.models import Organization
+from pixell.observability.logs import ContextFilter
 from runtime import client
+from tests.conftest import client_for
 from tests.factories import AgentAppFactory
 from usage.models import UsageEvent
 
@@ -172,14 +177,8 @@ def test_usage_metrics_count_invocations(stub, owner_client, app):
     assert metrics["invocations"] == 2
 
 
-def _wsgi_invoke(app, api_key):
+def _wsgi_invoke(app, api_key, request_id="req-after-answer"):
     """Call the WSGI application as a server does: the answer first, ``close()`` after sending it."""
-    import io
-    import json
-
-    from django.core.wsgi import get_wsgi_application
-    from django.test.client import RequestFactory
-
     body = json.dumps({"action": "x", "data": {}}).encode()
     environ = RequestFactory()._base_environ(
         PATH_INFO=_url(app),
@@ -187,43 +186,108 @@ def _wsgi_invoke(app, api_key):
         CONTENT_TYPE="application/json",
         CONTENT_LENGTH=str(len(body)),
         HTTP_AUTHORIZATION=f"Bearer {api_key.raw}",
+        HTTP_X_REQUEST_ID=request_id,
     )
     environ["wsgi.input"] = io.BytesIO(body)
     statuses = []
-    response = get_wsgi_application()(environ, lambda status, headers: statuses.append(status))
+    # WSGIHandler, not get_wsgi_application(): that one runs django.setup() again, which would
+    # reconfigure logging under the test's log capture.
+    response = WSGIHandler()(environ, lambda status, headers: statuses.append(status))
     return statuses[0], json.loads(b"".join(response)), response
 
 
+@pytest.fixture
+def funded(org):
+    Organization.objects.filter(pk=org.pk).update(credits=1000)
+    return org
+
+
+@pytest.fixture
+def pixell_logs(caplog):
+    """Captured records, stamped with the request id as the console handler's filter does."""
+    caplog.handler.addFilter(ContextFilter())
+    return caplog
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_answer_is_metered_after_it_is_sent(stub, app, org, api_key):
+def test_the_answer_is_metered_after_it_is_sent(stub, app, funded, api_key):
     status, answer, response = _wsgi_invoke(app, api_key)
     assert status.startswith("200") and answer["invocation"]["credits"] == 1
-    usage = UsageEvent.objects.for_org(org).filter(type="invocation")
+    usage = UsageEvent.objects.for_org(funded).filter(type="invocation")
     assert not usage.exists()  # sent, not yet metered: the ledger write is off the caller's clock
     response.close()  # what the server does once the last byte is out
     assert usage.count() == 1 and str(usage.get().reference).endswith(answer["invocation"]["id"])
-    assert Organization.objects.get(pk=org.pk).credits == 99
+    assert Organization.objects.get(pk=funded.pk).credits == 999
     response.close()  # a second close() meters nothing more
     assert usage.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failed_meter_is_logged_and_the_answer_stands(
-    stub, app, org, api_key, caplog, monkeypatch
+def test_a_low_balance_is_metered_before_the_answer(stub, app, org, api_key):
+    # Below 100 invocations' worth, a caller cannot outrun its balance by calling faster than the
+    # ledger writes: each answer is charged before it is sent, and says what was charged.
+    Organization.objects.filter(pk=org.pk).update(credits=2)
+    for expected in (1, 0):
+        status, answer, response = _wsgi_invoke(app, api_key)
+        assert status.startswith("200") and answer["invocation"]["credits"] == 1
+        assert Organization.objects.get(pk=org.pk).credits == expected  # before close()
+        response.close()
+    status, answer, _ = _wsgi_invoke(app, api_key)
+    assert status.startswith("402") and answer["code"] == "INSUFFICIENT_CREDITS"
+    assert len(stub.calls) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_remembered_api_key_sees_a_spent_balance(stub, app, org, api_key):
+    from billing.models import TransactionType
+    from billing.services import credits_apply
+
+    client = client_for(api_key=api_key.raw)
+    assert client.post(_url(app), {"action": "x"}, format="json").status_code == 200  # remembered
+    credits_apply(organization=org, amount=-99, type=TransactionType.ADJUSTMENT, description="x")
+    assert Organization.objects.get(pk=org.pk).credits == 0
+    response = client.post(_url(app), {"action": "x"}, format="json")
+    assert response.status_code == 402 and response.json()["available"] == 0
+    assert len(stub.calls) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_meter_is_retried_by_the_worker(
+    stub, app, funded, api_key, pixell_logs, monkeypatch
 ):
     from runtime import services
 
-    def broken(invocation):
-        raise RuntimeError("database gone")
+    real_charge = services._charge
+    attempts = []
 
-    monkeypatch.setattr(services, "invocation_meter", broken)
-    logging.getLogger("pixell").addHandler(caplog.handler)  # "pixell" does not propagate
-    try:
-        status, answer, response = _wsgi_invoke(app, api_key)
-        response.close()
-    finally:
-        logging.getLogger("pixell").removeHandler(caplog.handler)
+    def flaky_charge(**fields):
+        attempts.append(fields["invocation_id"])
+        if len(attempts) == 1:
+            raise RuntimeError("database gone")
+        return real_charge(**fields)
+
+    monkeypatch.setattr(services, "_charge", flaky_charge)
+    status, answer, response = _wsgi_invoke(app, api_key, request_id="req-retried")
+    response.close()  # the first charge fails; the retry task (eager here) charges it
     assert status.startswith("200") and answer["invocation"]["status"] == "success"
-    [record] = [r for r in caplog.records if r.name == "pixell.api.responses"]
-    assert record.levelname == "ERROR" and "database gone" in caplog.text
-    assert f"metering invocation {answer['invocation']['id']} of app {app.pk}" in record.message
+    invocation_id = answer["invocation"]["id"]
+    assert attempts == [invocation_id, invocation_id]
+    [record] = [r for r in pixell_logs.records if r.name == "runtime.services"]
+    assert record.levelname == "WARNING" and "database gone" in pixell_logs.text
+    assert invocation_id in record.getMessage() and str(funded.pk) in record.getMessage()
+    assert record.request_id == "req-retried"  # the answer's request, though sent already
+    assert UsageEvent.objects.for_org(funded).filter(type="invocation").count() == 1
+    assert Organization.objects.get(pk=funded.pk).credits == 999
+
+
+@pytest.mark.django_db(transaction=True)
+def test_work_after_the_response_never_breaks_it(pixell_logs):
+    from pixell.api.responses import ResponseThen
+
+    def broken():
+        raise RuntimeError("boom")
+
+    response = ResponseThen({"ok": True}, then=broken, label="the thing to redo")
+    response.close()
+    [record] = [r for r in pixell_logs.records if r.name == "pixell.api.responses"]
+    assert record.levelname == "ERROR" and "the thing to redo" in record.getMessage()
