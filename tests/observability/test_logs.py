@@ -103,6 +103,11 @@ def test_authorization_header_never_logged(json_lines, owner, org):
         ("/usage/exports/x/", "/usage/exports/[redacted]/"),
         ("/api/agent-apps?page=2", "/api/agent-apps?page=2"),
         ("/x?token=abc&page=2", "/x?token=[redacted]&page=2"),
+        # Signed package links (the runtime's packageUrl, webhooks' s3_url) are valid for an hour.
+        (
+            "/api/agent-apps/1/packages/2/download?expires=9&sig=abcdef",
+            "/api/agent-apps/1/packages/2/download?expires=9&sig=[redacted]",
+        ),
         ("/dashboard/", "/dashboard/"),
         # The invitation page's sign-in link carries the invitation's path in ?next.
         ("/login/?next=%2Finvitations%2Ftok%2F", "/login/?next=/invitations/[redacted]/"),
