@@ -7,10 +7,14 @@
   naming the failing ones otherwise, so the load balancer stops sending traffic to this process
   while a dependency is down. Kubernetes ``readinessProbe``, a load balancer's health check.
 
-Neither is authenticated or rate limited; neither writes anything.
+Neither is authenticated or rate limited; neither writes anything. A passing readiness result is
+remembered for READY_SECONDS per process, so a flood of probes (anyone may send them) costs at most
+one round of checks per process every READY_SECONDS; a failure is never remembered.
 """
 
 import logging
+import threading
+import time
 import uuid
 
 from django.core.cache import cache
@@ -28,6 +32,9 @@ from pixell.celery import app
 logger = logging.getLogger(__name__)
 
 BROKER_TIMEOUT_SECONDS = 2
+READY_SECONDS = 2
+_ready_lock = threading.Lock()
+_ready_at: float | None = None  # when the checks last all passed (time.monotonic())
 
 
 def check_cache() -> str:
@@ -91,17 +98,25 @@ class ReadyView(_Probe):
 
 
 def _ready():
-    checks, failing = {}, []
-    for name, check in READINESS_CHECKS.items():
-        try:
-            checks[name] = check()
-        except Exception as exc:
-            logger.warning("Readiness check %s failed", name, exc_info=True)
-            # The exception's class only: its message may hold hosts or credentials.
-            checks[name] = f"error: {type(exc).__name__}"
-            failing.append(name)
+    global _ready_at
+    with _ready_lock:
+        if _ready_at is not None and time.monotonic() - _ready_at < READY_SECONDS:
+            return _no_store(JsonResponse({"status": "ready", "checks": _PASSED}))
+        checks, failing = {}, []
+        for name, check in READINESS_CHECKS.items():
+            try:
+                checks[name] = check()
+            except Exception as exc:
+                logger.warning("Readiness check %s failed", name, exc_info=True)
+                # The exception's class only: its message may hold hosts or credentials.
+                checks[name] = f"error: {type(exc).__name__}"
+                failing.append(name)
+        _ready_at = None if failing else time.monotonic()
     if failing:
         return _no_store(
             json_error(503, f"Not ready: {', '.join(failing)}", "SERVICE_UNAVAILABLE", checks)
         )
     return _no_store(JsonResponse({"status": "ready", "checks": checks}))
+
+
+_PASSED = dict.fromkeys(READINESS_CHECKS, "connected")

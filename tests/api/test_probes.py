@@ -6,6 +6,11 @@ from django.db import connection
 import pixell.api.probes as probes
 
 
+@pytest.fixture(autouse=True)
+def _fresh_readiness(monkeypatch):
+    monkeypatch.setattr(probes, "_ready_at", None)
+
+
 def test_live_touches_nothing(anon_client, monkeypatch):
     # No django_db mark: any database query in this test is an error.
     monkeypatch.setattr(probes.cache, "get", lambda *a, **k: pytest.fail("cache touched"))
@@ -49,3 +54,30 @@ def test_probes_are_not_rate_limited(anon_client, settings):
         assert anon_client.get("/api/health/ready").status_code == 200
         assert anon_client.get("/api/health/live").status_code == 200
     assert connection.is_usable()
+
+
+@pytest.mark.django_db
+def test_a_passing_readiness_is_remembered_briefly_and_a_failure_never(anon_client, monkeypatch):
+    calls = []
+
+    def counted():
+        calls.append(1)
+        return "connected"
+
+    monkeypatch.setitem(probes.READINESS_CHECKS, "broker", counted)
+    for _ in range(5):
+        assert anon_client.get("/api/health/ready").status_code == 200
+    assert len(calls) == 1  # a flood of probes costs one round of checks per READY_SECONDS
+    monkeypatch.setattr(probes, "_ready_at", probes._ready_at - probes.READY_SECONDS)
+    assert anon_client.get("/api/health/ready").status_code == 200
+    assert len(calls) == 2
+
+    def broken():
+        raise ConnectionError("down")
+
+    monkeypatch.setattr(probes, "_ready_at", None)
+    monkeypatch.setitem(probes.READINESS_CHECKS, "broker", broken)
+    assert anon_client.get("/api/health/ready").status_code == 503
+    monkeypatch.setitem(probes.READINESS_CHECKS, "broker", counted)
+    assert anon_client.get("/api/health/ready").status_code == 200  # checked again at once
+    assert len(calls) == 3
