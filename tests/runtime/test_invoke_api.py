@@ -107,6 +107,23 @@ def test_unreachable_runtime_is_503(owner_client, app, settings, org):
     assert not UsageEvent.objects.for_org(org).filter(type="invocation").exists()
 
 
+def test_a_runtime_that_never_answers_is_504(owner_client, app, settings, org):
+    # The real client against a listener that accepts and stays silent: a read timeout (the
+    # invocation may be running), unlike a refused connection (503 above).
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        settings.PIXELL_RUNTIME_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        settings.PIXELL_RUNTIME_SECRET = "x" * 32
+        settings.PIXELL_INVOCATION_TIMEOUT_SECONDS = 0.1  # the client waits 5 s past it
+        response = owner_client.post(_url(app), {"action": "x"}, format="json")
+    finally:
+        listener.close()
+    assert response.status_code == 504 and response.json()["code"] == "INVOCATION_TIMEOUT"
+    assert not UsageEvent.objects.for_org(org).filter(type="invocation").exists()
+
+
 def test_timeout_is_504_and_uncharged(stub, owner_client, app, org, settings):
     settings.PIXELL_INVOCATION_TIMEOUT_SECONDS = 7
     stub.raises = client.InvocationTimedOut()
