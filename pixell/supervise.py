@@ -4,7 +4,8 @@ honcho (what `make run` used before) stops every process as soon as one exits, s
 worker took the web server down with it. Here a process that exits is restarted, with a delay
 that grows while it keeps failing fast (1 s, 2 s, 4 s … 30 s) and resets once it has run a
 while; the exit and the restart are printed plainly, and the others keep serving. Ctrl-C (or
-SIGTERM/SIGHUP) stops them all: SIGTERM to each, SIGKILL after a grace period.
+SIGTERM/SIGHUP) stops them all: SIGTERM to each program, then SIGTERM to whatever of its group is
+left once it has exited, SIGKILL to the group after a grace period.
 
 Generic over the Procfile: every ``name: command`` line is one process, run with ``sh -c`` in its
 own process group (so a stop reaches the children a command starts) and told to stop if this
@@ -172,8 +173,15 @@ class Supervisor:
     def stop(self) -> None:
         self.stopping.set()
         running = [p for p in self.processes if p.popen is not None and p.popen.poll() is None]
+        # The program first, not its whole group: a program that manages children (celery's prefork
+        # pool and embedded beat, gunicorn's workers) shuts them down itself. SIGTERM sent straight
+        # to celery's pool children kills one while it holds the pool's queue lock, and the main
+        # process then waits for that lock forever (it never stopped: killed after the grace).
         for process in running:
-            self._signal(process, signal.SIGTERM)
+            try:
+                process.popen.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while time.monotonic() < deadline and any(p.popen.poll() is None for p in running):
             time.sleep(0.1)
@@ -182,6 +190,9 @@ class Supervisor:
                 self.say(f"{process.name} did not stop in {STOP_GRACE_SECONDS:.0f} s: killed")
                 self._signal(process, signal.SIGKILL)
                 process.popen.wait(timeout=5)
+            else:
+                # What the program left behind in its group (a shell's children) goes too.
+                self._signal(process, signal.SIGTERM)
         for process in running:
             if process.reader is not None:
                 process.reader.join(timeout=2)

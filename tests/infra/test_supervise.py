@@ -127,6 +127,83 @@ def test_sigterm_stops_every_process_and_the_supervisors_death_takes_them_along(
     assert _wait_until(lambda: not any(_alive(pid) for pid in pids)), pids
 
 
+_MANAGING_PARENT = """
+import signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, sys.argv[1], sys.argv[2]])  # same process group
+def on_term(*_):
+    time.sleep(0.5)  # a warm shutdown takes a moment before it reaches the children
+    child.send_signal(signal.SIGUSR1)  # its own way of stopping its children, as celery's pool
+    child.wait()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+while True:
+    time.sleep(1)
+"""
+
+_MANAGED_CHILD = """
+import signal, sys, time
+marker = sys.argv[1]
+def note(text, code):
+    with open(marker, "a") as f:
+        f.write(text + "\\n")
+    sys.exit(code)
+signal.signal(signal.SIGTERM, lambda *_: note("child got SIGTERM", 1))
+signal.signal(signal.SIGUSR1, lambda *_: note("child stopped by its parent", 0))
+note_ready = open(marker, "a"); note_ready.write("child ready\\n"); note_ready.close()
+while True:
+    time.sleep(1)
+"""
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_a_stop_lets_a_program_stop_its_own_children_and_clears_what_a_shell_left(tmp_path):
+    # celery's prefork main process stops its pool itself; SIGTERM sent to the pool children
+    # directly (the whole group) left the worker hanging on its pool lock until SIGKILL.
+    (tmp_path / "parent.py").write_text(_MANAGING_PARENT)
+    (tmp_path / "child.py").write_text(_MANAGED_CHILD)
+    marker = tmp_path / "marker"
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        f"managed: {sys.executable} {tmp_path / 'parent.py'} {tmp_path / 'child.py'} {marker}\n"
+        "shelly: sleep 62 & sleep 63\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pixell.supervise", str(procfile)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    leaders = {}
+    for line in process.stdout:
+        if "started (pid" in line:
+            name = line.split("| ")[1].split(" started")[0]
+            leaders[name] = int(line.split("(pid ")[1].split(")")[0])
+        if len(leaders) == 2:
+            break
+    assert _wait_until(lambda: marker.exists() and "child ready" in marker.read_text())
+    assert _wait_until(lambda: len(_group_members(leaders["shelly"])) >= 2)
+    shell_group = _group_members(leaders["shelly"])
+
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=20)[0]
+    assert process.returncode == 0
+    assert "killed" not in output, output
+    print("MARKER", marker.read_text()); assert marker.read_text().splitlines() == ["child ready", "child stopped by its parent"]
+    assert _wait_until(lambda: not any(_alive(pid) for pid in shell_group)), shell_group
+
+
 # --- where the web process listens (pixell/gunicorn_conf.py) -----------------------------------
 
 
