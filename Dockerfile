@@ -38,8 +38,9 @@ USER pixell
 EXPOSE 4000
 
 # The Procfile's web line: pixell/gunicorn_conf.py binds 0.0.0.0:$PORT (override with -e PORT=…)
-# and adds the metrics hooks and the redacting JSON access log. The second port that serves
+# and adds the metrics hooks and JSON error lines; each request is logged once, by the application
+# (logger pixell.request, with its request id), not again by gunicorn's access log. The second port that serves
 # pixell-sdk's `--env local` on a developer's machine is off in the image (PIXELL_SECOND_PORT above;
 # -e PIXELL_SECOND_PORT=3000 turns it on).
 CMD ["gunicorn", "pixell.wsgi:application", "-c", "python:pixell.gunicorn_conf", "--worker-class", "gthread", "--workers", "2", "--threads", "4", \
-     "--timeout", "120", "--no-control-socket", "--access-logfile", "-", "--error-logfile", "-"]
+     "--timeout", "120", "--no-control-socket", "--error-logfile", "-"]
