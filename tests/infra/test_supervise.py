@@ -200,7 +200,7 @@ def test_a_stop_lets_a_program_stop_its_own_children_and_clears_what_a_shell_lef
     output = process.communicate(timeout=20)[0]
     assert process.returncode == 0
     assert "killed" not in output, output
-    print("MARKER", marker.read_text()); assert marker.read_text().splitlines() == ["child ready", "child stopped by its parent"]
+    assert marker.read_text().splitlines() == ["child ready", "child stopped by its parent"]
     assert _wait_until(lambda: not any(_alive(pid) for pid in shell_group)), shell_group
 
 
