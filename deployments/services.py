@@ -262,11 +262,12 @@ def deployment_create(
         raise
     # One console line per state change (make run's console; docs/DECISIONS.md).
     logger.info(
-        "deployment %s queued: %s v%s (%s credits)",
+        "deployment %s queued: %s v%s (%s credit%s)",
         deployment.id,
         agent_app.name,
         deployment.version,
         deployment.cost,
+        "" if deployment.cost == 1 else "s",
     )
     return DeployResult(status_code=202, body=body, deployment=deployment)
 
