@@ -19,6 +19,8 @@ from urllib3.exceptions import HTTPError as TransportError
 from urllib3.exceptions import ReadTimeoutError as TransportTimeout
 
 _pool = urllib3.PoolManager(num_pools=4, maxsize=32, retries=False)
+CONNECT_TIMEOUT = 2  # loopback or a private network: a runtime that takes longer is down
+READ_TIMEOUT_PAD = 5  # past the invocation timeout, which the runtime enforces itself (504) first
 STOPPED = {
     "status": "stopped",
     "version": None,
@@ -51,7 +53,7 @@ class AgentAnswer:
 class _Response:
     status_code: int
     body: bytes
-    headers: dict
+    headers: urllib3.HTTPHeaderDict  # case-insensitive
 
     def json(self):
         return json.loads(self.body)
@@ -59,14 +61,21 @@ class _Response:
 
 def _request(method: str, path: str, *, timeout: float, body: bytes | None = None, headers=None):
     """One request to the runtime. No answer in time propagates as TransportTimeout; any other
-    failure, including a refused or timed-out connection (urllib3 makes NewConnectionError a
-    ConnectTimeoutError), is RuntimeUnavailable: the request never reached the runtime."""
+    failure is RuntimeUnavailable: a refused or timed-out connection (urllib3 makes
+    NewConnectionError a ConnectTimeoutError; the request never reached the runtime), or a
+    connection broken after sending (the runtime may have run it; nothing is charged)."""
     if not settings.PIXELL_RUNTIME_URL or not settings.PIXELL_RUNTIME_SECRET:
         raise RuntimeUnavailable("no runtime is configured")
     url = settings.PIXELL_RUNTIME_URL.rstrip("/") + path
     headers = {"Authorization": f"Bearer {settings.PIXELL_RUNTIME_SECRET}", **(headers or {})}
     try:
-        response = _pool.request(method, url, body=body, headers=headers, timeout=timeout)
+        response = _pool.request(
+            method,
+            url,
+            body=body,
+            headers=headers,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout),
+        )
     except TransportTimeout:
         raise
     except TransportError as exc:
@@ -97,7 +106,7 @@ def invoke(app_id, body: bytes, *, timeout: float) -> AgentAnswer:
             f"/apps/{app_id}/invoke",
             body=body,
             headers={"Content-Type": "application/json", "X-Pixell-Timeout": str(timeout)},
-            timeout=timeout + 5,  # the runtime answers 504 itself first
+            timeout=timeout + READ_TIMEOUT_PAD,
         )
     except TransportTimeout:
         raise InvocationTimedOut() from None

@@ -6,11 +6,11 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
@@ -19,7 +19,10 @@ from billing.errors import InsufficientCredits
 from billing.services import invocation_report_apply
 from organizations.models import Organization
 from pixell.errors import NotFound
-from runtime import client, errors
+
+# runtime.tasks imports this module too (the retry task calls back in); modules are bound whichever
+# of the two Python imports first, as in accounts.
+from runtime import client, errors, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ def invocation_call(*, organization, agent_app, action: str, data: dict) -> Invo
     402 before anything runs when the balance cannot cover PIXELL_INVOCATION_CREDITS; 409 when no
     version runs; 504 past PIXELL_INVOCATION_TIMEOUT_SECONDS (not charged: the caller got no
     answer). An answer — the agent's success or its own error — costs PIXELL_INVOCATION_CREDITS,
-    charged exactly once by ``invocation_meter`` or ``invocation_meter_later``.
+    charged exactly once by ``invocation_meter`` or ``invocation_meter_deferred``.
     """
     credits = settings.PIXELL_INVOCATION_CREDITS
     # The request's organization is current: read per request, or confirmed against the
@@ -107,9 +110,9 @@ def invocation_meter(*, invocation: Invocation) -> int:
     )
 
 
-def invocation_meter_later(*, invocation: Invocation):
-    """Meter now (None) when the payer's balance is low, else return the metering to run once the
-    answer is sent (docs/DECISIONS.md, "Local agent runtime and invocations")."""
+def invocation_meter_deferred(*, invocation: Invocation) -> Callable[[], None] | None:
+    """Meter now and return None when the payer's balance is low; else return the metering to run
+    once the answer is sent (docs/DECISIONS.md, "Local agent runtime and invocations")."""
     if invocation.organization.credits < invocation.result["credits"] * METER_FIRST_BELOW_CALLS:
         invocation.result["credits"] = invocation_meter(invocation=invocation)
         return None
@@ -119,6 +122,12 @@ def invocation_meter_later(*, invocation: Invocation):
 def _meter_or_retry(*, invocation: Invocation) -> None:
     try:
         invocation_meter(invocation=invocation)
+    except NotFound:
+        # The app was deleted while it answered: there is nothing to count the call against.
+        logger.warning(
+            "invocation %s of deleted app %s not metered",
+            invocation.result["id"], invocation.agent_app.pk,
+        )  # fmt: skip
     except Exception:
         # The answer is out: hand the charge to the worker, which retries it (keyed by the id, so
         # a charge that did commit is not repeated).
@@ -127,7 +136,7 @@ def _meter_or_retry(*, invocation: Invocation) -> None:
             invocation.result["id"], invocation.agent_app.pk, invocation.organization.pk,
             exc_info=True,
         )  # fmt: skip
-        invocation_meter_retry.apply_async(
+        tasks.invocation_meter_retry_task.apply_async(
             kwargs={
                 "invocation_id": str(invocation.result["id"]),
                 "agent_app_id": str(invocation.agent_app.pk),
@@ -139,22 +148,13 @@ def _meter_or_retry(*, invocation: Invocation) -> None:
         )
 
 
-# Defined beside the code that enqueues it (runtime/tasks.py re-exports it for the worker's
-# autodiscovery), so services and tasks do not import each other.
-@shared_task(
-    name="runtime.tasks.invocation_meter_retry",
-    ignore_result=True,
-    autoretry_for=(Exception,),
-    dont_autoretry_for=(NotFound,),  # the app is gone: nothing to count it against
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=12,
-)
-def invocation_meter_retry(
+def invocation_meter_retried(
     *, invocation_id: str, agent_app_id: str, payer_id: str, credits: int, occurred_at: str
-) -> None:
-    """The worker's retry of ``invocation_meter`` for an answer the web process could not meter."""
-    _charge(
+) -> int:
+    """The worker's retry of ``invocation_meter`` for an answer the web process could not meter.
+
+    Raises Organization.DoesNotExist (payer deleted) and NotFound (app deleted): not retried."""
+    return _charge(
         invocation_id=invocation_id,
         agent_app_id=agent_app_id,
         payer=Organization.objects.get(pk=payer_id),
@@ -163,7 +163,14 @@ def invocation_meter_retry(
     )
 
 
-def _charge(*, invocation_id: str, agent_app_id, payer, credits: int, occurred_at) -> int:
+def _charge(
+    *,
+    invocation_id: str,
+    agent_app_id: uuid.UUID | str,
+    payer: Organization,
+    credits: int,
+    occurred_at: datetime,
+) -> int:
     report = dict(
         report_id=invocation_id,
         agent_app_id=agent_app_id,

@@ -47,13 +47,13 @@ class AppInvokeView(OrgScopedAPIView):
         )
         # Metered once the answer is on its way (the ledger write is most of the request's time),
         # unless the balance is low: then before, and the answer says what was charged.
-        meter_later = services.invocation_meter_later(invocation=invocation)
+        meter_deferred = services.invocation_meter_deferred(invocation=invocation)
         data = s.InvocationOutputSerializer({"invocation": invocation.result}).data
-        if meter_later is None:
+        if meter_deferred is None:
             return Response(data)
         return ResponseThen(
             data,
-            then=meter_later,
+            then=meter_deferred,
             label=f"metering invocation {invocation.result['id']} of app {app.pk}",
         )
 

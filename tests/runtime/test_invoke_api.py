@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import DatabaseError
 from django.test.client import RequestFactory
 
 from billing.models import CreditTransaction
@@ -107,20 +108,36 @@ def test_unreachable_runtime_is_503(owner_client, app, settings, org):
     assert not UsageEvent.objects.for_org(org).filter(type="invocation").exists()
 
 
-def test_a_runtime_that_never_answers_is_504(owner_client, app, settings, org):
+def test_a_runtime_that_never_answers_is_504(owner_client, app, settings, org, monkeypatch):
     # The real client against a listener that accepts and stays silent: a read timeout (the
     # invocation may be running), unlike a refused connection (503 above).
     import socket
 
+    monkeypatch.setattr(client, "READ_TIMEOUT_PAD", 0.2)
     listener = socket.create_server(("127.0.0.1", 0))
     try:
         settings.PIXELL_RUNTIME_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
         settings.PIXELL_RUNTIME_SECRET = "x" * 32
-        settings.PIXELL_INVOCATION_TIMEOUT_SECONDS = 0.1  # the client waits 5 s past it
+        settings.PIXELL_INVOCATION_TIMEOUT_SECONDS = 0.1
         response = owner_client.post(_url(app), {"action": "x"}, format="json")
     finally:
         listener.close()
     assert response.status_code == 504 and response.json()["code"] == "INVOCATION_TIMEOUT"
+    assert not UsageEvent.objects.for_org(org).filter(type="invocation").exists()
+
+
+def test_a_connection_that_times_out_is_503(owner_client, app, settings, org, monkeypatch):
+    # The request never reached the runtime: unavailable, not an invocation that ran too long.
+    from urllib3.exceptions import ConnectTimeoutError
+
+    def no_connection(*args, **kwargs):
+        raise ConnectTimeoutError("connect timed out")
+
+    monkeypatch.setattr(client._pool, "request", no_connection)
+    settings.PIXELL_RUNTIME_URL = "http://10.255.255.1:4001"
+    settings.PIXELL_RUNTIME_SECRET = "x" * 32
+    response = owner_client.post(_url(app), {"action": "x"}, format="json")
+    assert response.status_code == 503 and response.json()["code"] == "RUNTIME_UNAVAILABLE"
     assert not UsageEvent.objects.for_org(org).filter(type="invocation").exists()
 
 
@@ -277,10 +294,13 @@ def test_a_failed_meter_is_retried_by_the_worker(
     real_charge = services._charge
     attempts = []
 
+    answered_at = []
+
     def flaky_charge(**fields):
         attempts.append(fields["invocation_id"])
         if len(attempts) == 1:
-            raise RuntimeError("database gone")
+            answered_at.append(fields["occurred_at"])
+            raise DatabaseError("database gone")
         return real_charge(**fields)
 
     monkeypatch.setattr(services, "_charge", flaky_charge)
@@ -293,8 +313,27 @@ def test_a_failed_meter_is_retried_by_the_worker(
     assert record.levelname == "WARNING" and "database gone" in pixell_logs.text
     assert invocation_id in record.getMessage() and str(funded.pk) in record.getMessage()
     assert record.request_id == "req-retried"  # the answer's request, though sent already
-    assert UsageEvent.objects.for_org(funded).filter(type="invocation").count() == 1
+    event = UsageEvent.objects.for_org(funded).get(type="invocation")
+    assert event.reference == f"invocation:{invocation_id}"
+    assert event.occurred_at == answered_at[0]  # the answer's time, through the task's arguments
     assert Organization.objects.get(pk=funded.pk).credits == 999
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_for_a_deleted_payer_gives_up_at_once(stub, app, funded, pixell_logs):
+    from runtime import tasks
+
+    fields = {
+        "invocation_id": "5c1c3c1e-0000-4000-8000-000000000001",
+        "agent_app_id": str(app.pk),
+        "payer_id": "5c1c3c1e-0000-4000-8000-000000000002",  # no such organization
+        "credits": 1,
+        "occurred_at": "2026-12-05T08:00:00+00:00",
+    }
+    result = tasks.invocation_meter_retry_task.apply(kwargs=fields, throw=True)
+    assert result.successful() and result.state != "RETRY"  # not transient: no retry
+    assert "invocation could not be metered" in pixell_logs.text
+    assert not UsageEvent.objects.for_org(funded).filter(type="invocation").exists()
 
 
 @pytest.mark.django_db(transaction=True)
