@@ -9,7 +9,8 @@
 
 Neither is authenticated or rate limited; neither writes anything. A passing readiness result is
 remembered for READY_SECONDS per process, so a flood of probes (anyone may send them) costs at most
-one round of checks per process every READY_SECONDS; a failure is never remembered.
+one round of checks per process every READY_SECONDS; a failure is checked again by the next probe,
+while probes arriving during that check get the last failure instead of waiting behind it.
 """
 
 import logging
@@ -35,6 +36,7 @@ BROKER_TIMEOUT_SECONDS = 2
 READY_SECONDS = 2
 _ready_lock = threading.Lock()
 _ready_at: float | None = None  # when the checks last all passed (time.monotonic())
+_last_failure: tuple[dict, list] | None = None  # the last round's checks, when it failed
 
 
 def check_cache() -> str:
@@ -98,8 +100,14 @@ class ReadyView(_Probe):
 
 
 def _ready():
-    global _ready_at
-    with _ready_lock:
+    global _ready_at, _last_failure
+    if not _ready_lock.acquire(blocking=False):
+        # Another thread is checking (a broker check may take BROKER_TIMEOUT_SECONDS): answer with
+        # the last failure instead of queueing behind it; with none, wait for that check.
+        if _last_failure is not None:
+            return _not_ready(*_last_failure)
+        _ready_lock.acquire()
+    try:
         if _ready_at is not None and time.monotonic() - _ready_at < READY_SECONDS:
             return _no_store(JsonResponse({"status": "ready", "checks": _PASSED}))
         checks, failing = {}, []
@@ -112,11 +120,18 @@ def _ready():
                 checks[name] = f"error: {type(exc).__name__}"
                 failing.append(name)
         _ready_at = None if failing else time.monotonic()
+        _last_failure = (checks, failing) if failing else None
+    finally:
+        _ready_lock.release()
     if failing:
-        return _no_store(
-            json_error(503, f"Not ready: {', '.join(failing)}", "SERVICE_UNAVAILABLE", checks)
-        )
+        return _not_ready(checks, failing)
     return _no_store(JsonResponse({"status": "ready", "checks": checks}))
+
+
+def _not_ready(checks, failing):
+    return _no_store(
+        json_error(503, f"Not ready: {', '.join(failing)}", "SERVICE_UNAVAILABLE", checks)
+    )
 
 
 _PASSED = dict.fromkeys(READINESS_CHECKS, "connected")

@@ -1,5 +1,7 @@
 """Liveness touches nothing; readiness checks database, cache and broker, 503 in the envelope."""
 
+import time
+
 import pytest
 from django.db import connection
 
@@ -9,6 +11,7 @@ import pixell.api.probes as probes
 @pytest.fixture(autouse=True)
 def _fresh_readiness(monkeypatch):
     monkeypatch.setattr(probes, "_ready_at", None)
+    monkeypatch.setattr(probes, "_last_failure", None)
 
 
 def test_live_touches_nothing(anon_client, monkeypatch):
@@ -81,3 +84,20 @@ def test_a_passing_readiness_is_remembered_briefly_and_a_failure_never(anon_clie
     monkeypatch.setitem(probes.READINESS_CHECKS, "broker", counted)
     assert anon_client.get("/api/health/ready").status_code == 200  # checked again at once
     assert len(calls) == 3
+
+
+@pytest.mark.django_db
+def test_probes_during_a_slow_failing_check_do_not_queue(anon_client, monkeypatch):
+    def broken():
+        raise ConnectionError("down")
+
+    monkeypatch.setitem(probes.READINESS_CHECKS, "broker", broken)
+    assert anon_client.get("/api/health/ready").status_code == 503  # remembered as the last failure
+    probes._ready_lock.acquire()  # another thread's check is under way
+    try:
+        started = time.monotonic()
+        response = anon_client.get("/api/health/ready")
+    finally:
+        probes._ready_lock.release()
+    assert response.status_code == 503 and response.json()["details"]["broker"].startswith("error")
+    assert time.monotonic() - started < 1
