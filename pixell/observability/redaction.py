@@ -21,7 +21,7 @@ _SECRET_PATHS = (
 )
 # Query parameters whose values are credentials wherever they appear.
 _SECRET_QUERY = re.compile(
-    r"(?i)([?&](?:token|key|uid|code|sig|signature|password|secret|api_key|access_token)=)[^&#]*"
+    r"(?i)([?&](?:token|key|uid|code|sig|signature|password|secret|api_key|access_token|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&#]*"
 )
 
 

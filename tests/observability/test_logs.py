@@ -108,6 +108,11 @@ def test_authorization_header_never_logged(json_lines, owner, org):
             "/api/agent-apps/1/packages/2/download?expires=9&sig=abcdef",
             "/api/agent-apps/1/packages/2/download?expires=9&sig=[redacted]",
         ),
+        (
+            "/b/k.apkg?X-Amz-Credential=AK%2F1&X-Amz-Signature=ab&X-Amz-Security-Token=t&x=1",
+            "/b/k.apkg?X-Amz-Credential=[redacted]&X-Amz-Signature=[redacted]"
+            "&X-Amz-Security-Token=[redacted]&x=1",
+        ),
         ("/dashboard/", "/dashboard/"),
         # The invitation page's sign-in link carries the invitation's path in ?next.
         ("/login/?next=%2Finvitations%2Ftok%2F", "/login/?next=/invitations/[redacted]/"),
