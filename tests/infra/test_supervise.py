@@ -95,18 +95,23 @@ def test_an_exiting_process_is_restarted_and_reported_while_the_others_run(tmp_p
     assert not _alive(steady_pid)
 
 
+def _supervise(procfile):
+    """``python -m pixell.supervise <procfile>`` with its output readable line by line."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pixell.supervise", str(procfile)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def test_sigterm_stops_every_process_and_the_supervisors_death_takes_them_along(tmp_path):
     procfile = tmp_path / "Procfile"
     procfile.write_text("one: sleep 60\ntwo: sleep 61\n")
 
     def start():
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pixell.supervise", str(procfile)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        process = _supervise(procfile)
         pids = []
         for line in process.stdout:
             if "started (pid" in line:
@@ -178,13 +183,7 @@ def test_a_stop_lets_a_program_stop_its_own_children_and_clears_what_a_shell_lef
         f"managed: {sys.executable} {tmp_path / 'parent.py'} {tmp_path / 'child.py'} {marker}\n"
         "shelly: sleep 62 & sleep 63\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pixell.supervise", str(procfile)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _supervise(procfile)
     leaders = {}
     for line in process.stdout:
         if "started (pid" in line:
